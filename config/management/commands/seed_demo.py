@@ -1,0 +1,216 @@
+"""Demo data so every page shows something real on a fresh install."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from config.roles import AGENTS, PROJECT_MANAGERS, STAKEHOLDERS
+from helpdesk.models import Queue, Ticket
+from helpdesk.services import ticket_create
+from projects.models import Milestone, Project
+
+DEMO_PASSWORD = "demo"  # noqa: S105 - demo data only, refused when DEBUG is off
+
+USERS = [
+    # username, first, last, role, superuser
+    ("admin", "Ada", "Admin", None, True),
+    ("agent", "Sam", "Agent", AGENTS, False),
+    ("pm", "Priya", "Manager", PROJECT_MANAGERS, False),
+    ("stakeholder", "Stefan", "Holder", STAKEHOLDERS, False),
+]
+
+TICKETS = [
+    # queue, subject, requester, name, status, priority, type, source
+    ("service-desk", "Laptop will not connect to office Wi-Fi", "lena.fischer@example.org",
+     "Lena Fischer", "new", "P2", "incident", "email"),
+    ("service-desk", "New starter needs accounts on Monday", "hr@example.org",
+     "HR team", "open", "P3", "request", "web"),
+    ("service-desk", "Outlook keeps asking for my password", "omar.haddad@example.org",
+     "Omar Haddad", "pending", "P3", "incident", "phone"),
+    ("service-desk", "When does the new VPN arrive?", "jo.martin@example.org",
+     "Jo Martin", "new", "P4", "question", "web"),
+    ("service-desk", "Printer on floor 2 jams on every job", "facilities@example.org",
+     "Facilities", "open", "P3", "incident", "email"),
+    ("service-desk", "Cannot open shared drive S:", "mei.chen@example.org",
+     "Mei Chen", "resolved", "P2", "incident", "phone"),
+    ("network", "Branch office link down", "branch-manager@example.org",
+     "Branch manager", "open", "P1", "incident", "phone"),
+    ("network", "Request firewall rule for payroll vendor", "payroll@example.org",
+     "Payroll", "on_hold", "P3", "request", "web"),
+    ("network", "VPN drops every 20 minutes", "k.osei@example.org",
+     "Kwame Osei", "open", "P2", "problem", "email"),
+]  # fmt: skip
+
+# name, kind, baseline and target as days from today (a past target means completed)
+VPN_MILESTONES = [
+    ("Pilot group live", "regular", -20, -14),
+    ("Client rolled out to all laptops", "regular", 10, 24),
+    ("Cut-over: old VPN switched off", "go_live", 30, 44),
+    ("Handover to service desk", "handover", 40, 54),
+]
+WIFI_MILESTONES = [
+    ("Site survey", "regular", 5, 5),
+    ("Floors 1–3 live", "go_live", 40, 40),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users (password 'demo'), queues, tickets and projects. Idempotent."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true", help="Run even when DEBUG is off (not for production)."
+        )
+
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo creates users with the password 'demo'; it refuses to run with "
+                "DEBUG off. Use --force if this really is a demo installation."
+            )
+        if User.objects.filter(username="admin").exists() and Queue.objects.exists():
+            self.stdout.write("Demo data already present; nothing to do.")
+            return
+        with transaction.atomic():
+            users = self._users()
+            queues = self._queues(users)
+            projects = self._projects(users)
+            self._tickets(users, queues, projects)
+        self.stdout.write(
+            self.style.SUCCESS("Demo data loaded: admin, agent, pm, stakeholder / demo")
+        )
+
+    def _users(self):
+        users = {}
+        for username, first, last, role, superuser in USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@bridgedesk.example",
+                    "is_staff": superuser,
+                    "is_superuser": superuser,
+                },
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            if role:
+                user.groups.add(Group.objects.get_or_create(name=role)[0])
+            users[username] = user
+        for role in (AGENTS, PROJECT_MANAGERS, STAKEHOLDERS):
+            Group.objects.get_or_create(name=role)
+        return users
+
+    def _queues(self, users):
+        service_desk, _ = Queue.objects.get_or_create(
+            slug="service-desk",
+            defaults={
+                "name": "Service desk",
+                "key": "SD",
+                "is_public": True,
+                "inbound_address": "servicedesk@bridgedesk.example",
+                "description": "First line for everything IT.",
+            },
+        )
+        network, _ = Queue.objects.get_or_create(
+            slug="network",
+            defaults={"name": "Network", "key": "NET", "description": "Links, VPN, firewall."},
+        )
+        for queue in (service_desk, network):
+            queue.members.add(users["agent"], users["admin"])
+        return {"service-desk": service_desk, "network": network}
+
+    def _projects(self, users):
+        today = timezone.localdate()
+        vpn, created = Project.objects.get_or_create(
+            key="VPN",
+            defaults={
+                "name": "VPN replacement",
+                "slug": "vpn-replacement",
+                "description": "Replace the ageing VPN concentrators with the new "
+                "always-on client for all staff.\n\n**Callers:** the old VPN keeps working "
+                "until the cut-over date below.",
+                "owner": users["pm"],
+                "liaison": users["agent"],
+                "status": Project.Status.ACTIVE,
+                "health": Project.Health.AT_RISK,
+                "visibility": Project.Visibility.STAKEHOLDERS,
+                "start_date": today - timedelta(days=60),
+                "target_date": today + timedelta(days=45),
+            },
+        )
+        if created:
+            vpn.stakeholders.add(users["stakeholder"])
+            self._milestones(vpn, VPN_MILESTONES)
+        wifi, created = Project.objects.get_or_create(
+            key="WIFI",
+            defaults={
+                "name": "Office Wi-Fi upgrade",
+                "slug": "office-wifi-upgrade",
+                "description": "New access points on every floor.",
+                "owner": users["pm"],
+                "liaison": users["agent"],
+                "status": Project.Status.ACTIVE,
+                "health": Project.Health.ON_TRACK,
+                "visibility": Project.Visibility.PUBLIC,
+                "start_date": today - timedelta(days=10),
+                "target_date": today + timedelta(days=80),
+            },
+        )
+        if created:
+            self._milestones(wifi, WIFI_MILESTONES)
+        Project.objects.get_or_create(
+            key="ERP",
+            defaults={
+                "name": "ERP upgrade (planning)",
+                "slug": "erp-upgrade",
+                "owner": users["pm"],
+                "status": Project.Status.PROPOSED,
+                "visibility": Project.Visibility.PRIVATE,
+            },
+        )
+        return {"VPN": vpn, "WIFI": wifi}
+
+    def _milestones(self, project, plan):
+        today = timezone.localdate()
+        Milestone.objects.bulk_create(
+            Milestone(
+                project=project,
+                name=name,
+                kind=kind,
+                baseline_date=today + timedelta(days=baseline),
+                target_date=today + timedelta(days=target),
+                completed_at=timezone.now() + timedelta(days=target) if target < 0 else None,
+            )
+            for name, kind, baseline, target in plan
+        )
+
+    def _tickets(self, users, queues, projects):
+        if Ticket.objects.exists():
+            return
+        for queue, subject, email, name, status, priority, kind, source in TICKETS:
+            ticket = ticket_create(
+                queue=queues[queue],
+                subject=subject,
+                requester_email=email,
+                requester_name=name,
+                description=f"{subject}.\n\nPlease help, thanks.\n{name}",
+                source=source,
+                priority=priority,
+                type=kind,
+                acknowledge=False,
+            )
+            ticket.status = status
+            if status != "new":
+                ticket.assignee = users["agent"]
+            if "VPN" in subject:
+                ticket.project = projects["VPN"]
+            if "Wi-Fi" in subject:
+                ticket.project = projects["WIFI"]
+            ticket.save(update_fields=["status", "assignee", "project"])

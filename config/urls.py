@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import SimpleRouter
+
+from config import views
+from helpdesk import api as helpdesk_api
+
+handler403 = "config.views.permission_denied"
+
+router = SimpleRouter()
+router.register("queues", helpdesk_api.QueueViewSet, basename="queue")
+
+api_v1 = [
+    path("auth/token/", obtain_auth_token, name="token"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("helpdesk.urls")),
+    path("", include("projects.urls")),
+    path("", include("liaison.urls")),
+]
+
+admin.site.site_header = "Bridgedesk administration"
+admin.site.site_title = "Bridgedesk admin"
