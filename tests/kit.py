@@ -87,7 +87,8 @@ class Process:
 
 
 def celery_worker(tmp_path: Path, **env) -> Process:
-    """A real Celery worker on every queue, against the test database and broker."""
+    """A real Celery worker on every queue, against the test database and broker
+    (`env` may point it elsewhere, e.g. DATABASE_URL)."""
     argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo"]
     argv += ["-Q", "default,status,email", "--loglevel", "INFO", "-n", f"test-{os.getpid()}@%h"]
     return Process(argv, env=child_env(**env), log=tmp_path / "worker.log")
