@@ -18,8 +18,8 @@ def triage(request):
     queue_slug = request.GET.get("queue", "")
     if queue_slug:
         tickets = tickets.filter(queue__slug=queue_slug)
-    status = request.GET.get("status", "open")
-    if status == "open":
+    status = request.GET.get("status", "active")
+    if status == "active":  # every status that still needs work
         tickets = tickets.open()
     elif status in Ticket.Status.values:
         tickets = tickets.filter(status=status)

@@ -1,4 +1,5 @@
 from django.db.models import Prefetch
+from django.db.models.functions import Coalesce
 from django.shortcuts import render
 
 from config.decorators import role_required
@@ -10,9 +11,13 @@ staff_only = role_required(is_staff_role, "Projects are for agents and project m
 
 
 def open_milestones():
+    """Prefetch each project's unfinished milestones as `open_milestones`, soonest
+    expected first, so `open_milestones.0` is the next one callers ask about."""
     return Prefetch(
         "milestones",
-        queryset=Milestone.objects.filter(completed_at__isnull=True),
+        queryset=Milestone.objects.filter(completed_at__isnull=True).order_by(
+            Coalesce("forecast_date", "target_date"), "id"
+        ),
         to_attr="open_milestones",
     )
 
