@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 HOST = "127.0.0.1"
 WORKER_QUEUES = "default,status,email"
@@ -73,6 +74,8 @@ def main() -> int:
         call_command("seed_demo")
     connection.close()
 
+    # A fresh checkout with DATABASE_URL and REDIS_URL set has no var/ yet; beat needs it.
+    Path(settings.CELERY_BEAT_SCHEDULE_FILENAME).parent.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     celery = [python, "-m", "celery", "-A", "config"]
     commands = {

@@ -4,7 +4,8 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from projects.models import KEY_VALIDATOR
@@ -22,6 +23,19 @@ class QueueQuerySet(models.QuerySet):
         if user.is_superuser:
             return self.all()
         return self.filter(members=user)
+
+    def with_open_counts(self):
+        """Annotate `open_count`: one small subquery per queue served by the partial
+        index of open tickets, so the cost follows open tickets, not the whole table."""
+        open_tickets = (
+            Ticket.objects.open()
+            .filter(queue=OuterRef("pk"))
+            .order_by()
+            .values("queue")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return self.annotate(open_count=Coalesce(Subquery(open_tickets), 0))
 
 
 class Queue(models.Model):
@@ -183,6 +197,12 @@ class Ticket(models.Model):
         indexes = [
             models.Index(fields=["queue", "status", "-created_at"]),
             models.Index(fields=["assignee", "status"]),
+            # Open tickets are few next to all tickets ever: queue counts read only them.
+            models.Index(
+                fields=["queue"],
+                condition=~Q(status__in=["resolved", "closed"]),
+                name="ticket_open_by_queue",
+            ),
         ]
 
     def __str__(self):

@@ -1,4 +1,3 @@
-from django.db.models import Count, Q
 from django.shortcuts import render
 
 from config.decorators import role_required
@@ -34,9 +33,7 @@ def triage(request):
     page = list(tickets.order_by("-pk")[: PAGE_SIZE + 1])
     has_more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
-    queues = Queue.objects.visible_to(request.user).annotate(
-        open_count=Count("tickets", filter=~Q(tickets__status__in=Ticket.CLOSED_STATUSES))
-    )
+    queues = Queue.objects.visible_to(request.user).with_open_counts()
     next_params = request.GET.copy()
     if has_more:
         next_params["after"] = page[-1].pk
