@@ -1,10 +1,14 @@
 """Reactive work: queues, contacts, tickets and the one timeline of each ticket."""
 
 import secrets
+import string
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
@@ -59,6 +63,14 @@ class Queue(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="helpdesk_queues"
     )
+    default_sla_policy = models.ForeignKey(
+        "SLAPolicy",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Targets for new tickets in this queue; none means no SLA.",
+    )
     # The next ticket number; taken with an UPDATE … RETURNING so numbers never repeat.
     next_number = models.PositiveIntegerField(default=1, editable=False)
 
@@ -109,6 +121,14 @@ class TicketQuerySet(models.QuerySet):
 
     def open(self):
         return self.exclude(status__in=Ticket.CLOSED_STATUSES)
+
+    def awake(self, now):
+        """Not snoozed: no snooze date in the future, no unfinished milestone to wait for."""
+        return self.filter(
+            Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now),
+            Q(snoozed_until_milestone__isnull=True)
+            | Q(snoozed_until_milestone__completed_at__isnull=False),
+        )
 
     def with_list_columns(self):
         return self.select_related("queue", "requester", "assignee")
@@ -184,6 +204,33 @@ class Ticket(models.Model):
     acknowledged_at = models.DateTimeField(
         null=True, blank=True, help_text="When the caller was sent the acknowledgement."
     )
+    tags = models.ManyToManyField("Tag", blank=True, related_name="tickets")
+    sla_policy = models.ForeignKey(
+        "SLAPolicy", on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets"
+    )
+    # While pending or on hold the resolution clock stands still; on resuming, the business
+    # time it stood still is added to resolution_due.
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_seconds = models.PositiveIntegerField(default=0)
+    sla_warned_at = models.DateTimeField(null=True, blank=True)
+    first_response_breached_at = models.DateTimeField(null=True, blank=True)
+    resolution_breached_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(
+        null=True, blank=True, help_text="Hidden from triage until then."
+    )
+    snoozed_until_milestone = models.ForeignKey(
+        "projects.Milestone",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="snoozed_tickets",
+        help_text="Hidden from triage until this milestone is completed.",
+    )
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_from"
+    )
+    # Subject, description and replies; kept current by the services that write them.
+    search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -193,6 +240,9 @@ class Ticket(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["queue", "number"], name="ticket_number_per_queue"),
+            models.CheckConstraint(
+                condition=~Q(merged_into=F("id")), name="ticket_not_merged_into_itself"
+            ),
         ]
         indexes = [
             models.Index(fields=["queue", "status", "-created_at"]),
@@ -203,6 +253,7 @@ class Ticket(models.Model):
                 condition=~Q(status__in=["resolved", "closed"]),
                 name="ticket_open_by_queue",
             ),
+            GinIndex(fields=["search_vector"], name="ticket_search"),
         ]
 
     def __str__(self):
@@ -233,6 +284,10 @@ class TicketEvent(models.Model):
         NOTE = "note", "Internal note"
         STATUS = "status", "Status change"
         ASSIGNMENT = "assignment", "Assignment"
+        CHANGE = "change", "Change"
+        CALL = "call", "Phone call"
+        MERGE = "merge", "Merge"
+        RATING = "rating", "Rating"
         SYSTEM = "system", "System note"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
@@ -252,6 +307,10 @@ class TicketEvent(models.Model):
     author_contact = models.ForeignKey(
         Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # What a change event changed: {"field": [old, new], ...}.
+    changes = models.JSONField(default=dict, blank=True)
+    # The Message-ID of the e-mail this event came in as or went out as, for threading.
+    message_id = models.CharField(max_length=255, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -265,3 +324,236 @@ class TicketEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} on ticket {self.ticket_id}"
+
+    CHANGE_LABELS = {
+        "status": ("Status", dict(Ticket.Status.choices)),
+        "priority": ("Priority", dict(Ticket.Priority.choices)),
+        "type": ("Type", dict(Ticket.Type.choices)),
+        "assignee": ("Assignee", {}),
+        "tags": ("Tags", {}),
+    }
+
+    def change_lines(self) -> list[str]:
+        """What a change event changed, for people: ["Status: New → Pending", ...]."""
+        lines = []
+        for field, (old, new) in self.changes.items():
+            if field not in self.CHANGE_LABELS:
+                continue
+            label, names = self.CHANGE_LABELS[field]
+
+            def show(value, names=names):
+                if isinstance(value, list):
+                    return ", ".join(value) or "none"
+                return names.get(value, value) if value is not None else "none"
+
+            lines.append(f"{label}: {show(old)} → {show(new)}")
+        return lines
+
+
+class Tag(models.Model):
+    """A label agents put on tickets, e.g. "vpn" or "new-starter"."""
+
+    name = models.SlugField(max_length=50, unique=True, allow_unicode=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Attachment(models.Model):
+    """A file sent with a ticket or reply; stored outside the web root, served only
+    through the ticket's access check."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    event = models.ForeignKey(
+        TicketEvent, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    file = models.FileField(upload_to="attachments/%Y/%m/")
+    filename = models.CharField(max_length=255, help_text="The name the sender gave it.")
+    content_type = models.CharField(max_length=100, help_text="Detected from the content.")
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return self.filename
+
+
+class CannedResponseQuerySet(models.QuerySet):
+    def for_agent(self, user, queue):
+        """The shared responses for every queue or for `queue`, and the agent's own."""
+        return self.filter(
+            Q(owner__isnull=True, queue__isnull=True)
+            | Q(owner__isnull=True, queue=queue)
+            | Q(owner=user)
+        )
+
+
+class CannedResponse(models.Model):
+    """A reusable reply; `${requester_name}`-style variables are filled in per ticket."""
+
+    VARIABLES = {
+        "requester_name": "the caller's name (or e-mail address)",
+        "requester_first_name": "the caller's first name",
+        "ticket_reference": "e.g. SD-42",
+        "ticket_subject": "the ticket's subject",
+        "agent_name": "your name",
+    }
+
+    title = models.CharField(max_length=100)
+    body = models.TextField()
+    queue = models.ForeignKey(
+        Queue,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="canned_responses",
+        help_text="Only for this queue's agents; empty for every queue.",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A personal response; empty for a shared one.",
+    )
+
+    objects = CannedResponseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self):
+        return self.title
+
+    def render(self, *, ticket, agent) -> str:
+        """The body with its variables filled in; unknown ones are left as written, so a
+        typo shows instead of vanishing."""
+        requester_name = ticket.requester.name or ticket.requester.email
+        values = {
+            "requester_name": requester_name,
+            "requester_first_name": requester_name.split()[0] if requester_name else "",
+            "ticket_reference": ticket.reference,
+            "ticket_subject": ticket.subject,
+            "agent_name": agent.get_full_name() or agent.get_username(),
+        }
+        return string.Template(self.body).safe_substitute(values)
+
+
+class SLAPolicy(models.Model):
+    """First-response and resolution targets per priority, counted in a business calendar."""
+
+    name = models.CharField(max_length=100, unique=True)
+    calendar = models.ForeignKey(
+        "bridgedesk.BusinessCalendar", on_delete=models.PROTECT, related_name="sla_policies"
+    )
+    warn_before_minutes = models.PositiveIntegerField(
+        default=60, help_text="Warn the assignee this many business minutes before a breach."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+
+    def __str__(self):
+        return self.name
+
+
+class SLATarget(models.Model):
+    """The targets of one policy for one priority, in business minutes."""
+
+    policy = models.ForeignKey(SLAPolicy, on_delete=models.CASCADE, related_name="targets")
+    priority = models.CharField(max_length=2, choices=Ticket.Priority.choices)
+    first_response_minutes = models.PositiveIntegerField()
+    resolution_minutes = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["policy", "priority"]
+        verbose_name = "SLA target"
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "priority"], name="sla_target_per_priority")
+        ]
+
+    def __str__(self):
+        return f"{self.policy} {self.priority}"
+
+
+class SatisfactionRating(models.Model):
+    """The caller's rating of a resolved ticket: 1 to 5 and a comment, once per ticket."""
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="rating")
+    score = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1, score__lte=5), name="rating_score_1_to_5"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.score}/5 for ticket {self.ticket_id}"
+
+
+class SavedView(models.Model):
+    """A named triage filter: the query string of /tickets/, personal or shared."""
+
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    shared = models.BooleanField(default=False, help_text="Every agent sees it.")
+    query = models.CharField(max_length=1000, help_text="e.g. status=active&priority=P1")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class InboundMessage(models.Model):
+    """One e-mail as it arrived, kept whatever happens to it, so nothing is ever lost:
+    an admin can see why a message failed and process it again."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (auto-reply, bounce or duplicate)"
+        FAILED = "failed", "Failed"
+
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook", "Inbound webhook"
+        FILE = "file", "File (.eml or mbox)"
+        IMAP = "imap", "IMAP"
+
+    raw = models.BinaryField(help_text="The message exactly as received.")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    recipient = models.CharField(max_length=255, blank=True)
+    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_messages"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+    def __str__(self):
+        return f"{self.message_id or 'message'} ({self.get_status_display()})"
