@@ -102,3 +102,11 @@ def test_swagger_ui_loads_only_from_this_server(client):
     assert sources, "the page should load Swagger UI's script and styles"
     assert all(not s.startswith(("http:", "https:", "//")) for s in sources), sources
     assert "swagger-ui" in page
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "cD1hYmM="])  # the second is "p=abc"
+def test_a_forged_cursor_is_a_400_naming_it(api, admin, cursor):
+    api.force_authenticate(admin)
+    response = api.get("/api/v1/queues/", {"cursor": cursor})
+    assert response.status_code == 400
+    assert response.json() == {"cursor": ["Invalid cursor"]}
