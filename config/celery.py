@@ -24,3 +24,24 @@ def _schedule_periodic_tasks(sender, **kwargs):
         sender.signature("config.tasks.heartbeat"),
         name="worker heartbeat",
     )
+    sender.add_periodic_task(
+        timedelta(seconds=settings.SLA_SWEEP_SECONDS),
+        sender.signature("helpdesk.tasks.sla_sweep"),
+        name="SLA warnings and breaches",
+    )
+    # Inbound mail whose processing task was lost (broker outage, dead worker) is picked
+    # up again: the message is stored before its task is sent, so nothing is dropped.
+    sender.add_periodic_task(
+        timedelta(minutes=5),
+        sender.signature("helpdesk.tasks.process_pending_inbound"),
+        name="re-drive pending inbound mail",
+    )
+    if settings.IMAP_HOST:
+        # Expires after one interval, so a backlog while workers are down is one fetch,
+        # not a pile of them.
+        sender.add_periodic_task(
+            timedelta(seconds=settings.IMAP_POLL_SECONDS),
+            sender.signature("helpdesk.tasks.fetch_imap"),
+            name="fetch inbound mail from IMAP",
+            expires=settings.IMAP_POLL_SECONDS,
+        )

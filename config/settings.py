@@ -138,6 +138,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat asks the worker to prove it is alive (shown on /healthz).
 HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 60, minimum=1)
+# How often beat looks for tickets about to breach or breached their SLA.
+SLA_SWEEP_SECONDS = env_int("SLA_SWEEP_SECONDS", 60, minimum=5)
 
 # --- Auth
 AUTH_PASSWORD_VALIDATORS = [
@@ -179,7 +181,10 @@ STORAGES = {
     },
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_MB", 20, minimum=1) * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024
+# Full-text search configuration of ticket text (a PostgreSQL text search config name).
+SEARCH_CONFIG = env_str("SEARCH_CONFIG", "english")
 
 # --- E-mail
 EMAIL_BACKEND = env_str(
@@ -201,6 +206,29 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Bridgedesk <helpdesk@localhost>")
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 ANYMAIL = {"WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", "")}
+if env_str("MAILGUN_WEBHOOK_SIGNING_KEY", ""):
+    # Mailgun signs its webhooks; Anymail's Mailgun views check it besides the secret.
+    ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = env_str("MAILGUN_WEBHOOK_SIGNING_KEY")
+
+# --- Inbound e-mail (helpdesk/inbound.py): the webhook under /inbound/, `manage.py
+# ingest_mail`, and IMAP polled by beat every IMAP_POLL_SECONDS when IMAP_HOST is set.
+# Mail to no queue's inbound address opens tickets in this queue (a slug); with none
+# set, such mail is kept as failed for an admin to route and retry.
+INBOUND_DEFAULT_QUEUE = env_str("INBOUND_DEFAULT_QUEUE", "")
+IMAP_HOST = env_str("IMAP_HOST", "")
+IMAP_SSL = env_bool("IMAP_SSL", True)
+IMAP_PORT = env_int("IMAP_PORT", 993 if IMAP_SSL else 143, minimum=1)
+IMAP_USER = env_str("IMAP_USER", "")
+IMAP_PASSWORD = env_str("IMAP_PASSWORD", "")
+IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX")
+IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 60, minimum=10)
+if IMAP_HOST and not (IMAP_USER and IMAP_PASSWORD):
+    raise ImproperlyConfigured("IMAP_USER and IMAP_PASSWORD must be set when IMAP_HOST is")
+
+# --- Public ticket form (/submit/<queue>/): at most this many tickets per client address
+# (per /64 for IPv6) in each window of this many seconds; counted in the cache.
+PUBLIC_SUBMIT_RATE_LIMIT = env_int("PUBLIC_SUBMIT_RATE_LIMIT", 5, minimum=1)
+PUBLIC_SUBMIT_RATE_WINDOW = env_int("PUBLIC_SUBMIT_RATE_WINDOW", 600, minimum=1)
 
 # --- Security: strict unless DEBUG. Behind a TLS-terminating proxy set
 # SECURE_PROXY_SSL_HEADER=true so Django trusts X-Forwarded-Proto.

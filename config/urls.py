@@ -11,6 +11,7 @@ handler403 = "config.views.permission_denied"
 
 router = SimpleRouter()
 router.register("queues", helpdesk_api.QueueViewSet, basename="queue")
+router.register("tickets", helpdesk_api.TicketViewSet, basename="ticket")
 
 api_v1 = [
     path("auth/token/", obtain_auth_token, name="token"),
@@ -22,6 +23,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    # Inbound e-mail webhooks of the providers django-anymail supports, e.g.
+    # /inbound/mailgun/inbound_mime/; secured by ANYMAIL_WEBHOOK_SECRET.
+    path("inbound/", include("anymail.urls")),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -29,9 +29,10 @@ os.environ["STATIC_MANIFEST"] = "false"
 os.environ.setdefault("STATIC_ROOT", _scratch_dir("static"))
 
 # Each test process (one per xdist worker) gets its own corner of the broker and cache, so
-# parallel runs sharing one Redis never take each other's tasks.
-_run = uuid.uuid4().hex[:10]
-os.environ.setdefault("BROKER_KEY_PREFIX", f"bdtest-{_run}:")
-os.environ.setdefault("CACHE_KEY_PREFIX", f"bdtest-{_run}")
-os.environ.setdefault("BROKER_DIR", _scratch_dir("broker"))
-os.environ.setdefault("CACHE_DIR", _scratch_dir("cache"))
+# parallel runs sharing one Redis never take each other's tasks. Assigned, not defaulted:
+# xdist workers inherit the controller's environment.
+_run = f"{uuid.uuid4().hex[:10]}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+os.environ["BROKER_KEY_PREFIX"] = f"bdtest-{_run}:"
+os.environ["CACHE_KEY_PREFIX"] = f"bdtest-{_run}"
+os.environ["BROKER_DIR"] = _scratch_dir("broker")
+os.environ["CACHE_DIR"] = _scratch_dir("cache")

@@ -1,16 +1,18 @@
 """Demo data so every page shows something real on a fresh install."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from config.models import BusinessCalendar, BusinessHours
 from config.roles import AGENTS, PROJECT_MANAGERS, STAKEHOLDERS
-from helpdesk.models import Queue, Ticket
-from helpdesk.services import ticket_create
+from helpdesk.models import CannedResponse, Queue, SLAPolicy, SLATarget, Ticket
+from helpdesk.services import ticket_create, ticket_link, ticket_update
 from projects.models import Milestone, Project
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo data only, refused when DEBUG is off
@@ -55,6 +57,29 @@ VPN_MILESTONES = [
 WIFI_MILESTONES = [
     ("Site survey", "regular", 5, 5),
     ("Floors 1–3 live", "go_live", 40, 40),
+]
+
+# How many hours ago some demo tickets came in (the rest: one hour).
+DEMO_AGE_HOURS = {"Branch office link down": 6, "VPN drops every 20 minutes": 30}
+# priority, first response, resolution (business minutes)
+SLA_TARGETS = [
+    ("P1", 30, 4 * 60),
+    ("P2", 2 * 60, 10 * 60),
+    ("P3", 4 * 60, 3 * 600),
+    ("P4", 8 * 60, 5 * 600),
+]
+CANNED_RESPONSES = [
+    (
+        "Restart first",
+        "Hello ${requester_first_name},\n\nplease restart your laptop and tell us whether "
+        "the problem is still there.\n\n${agent_name}",
+    ),
+    (
+        "VPN: new client coming",
+        "Hello ${requester_first_name},\n\nthe new VPN client reaches every laptop in the "
+        "roll-out; until then the old VPN keeps working. We keep ${ticket_reference} open "
+        "and tell you when it is your turn.\n\n${agent_name}",
+    ),
 ]
 
 
@@ -122,9 +147,38 @@ class Command(BaseCommand):
             slug="network",
             defaults={"name": "Network", "key": "NET", "description": "Links, VPN, firewall."},
         )
+        policy = self._sla_policy()
         for queue in (service_desk, network):
             queue.members.add(users["agent"], users["admin"])
+            if queue.default_sla_policy is None:
+                queue.default_sla_policy = policy
+                queue.save(update_fields=["default_sla_policy"])
+        self._canned_responses(service_desk)
         return {"service-desk": service_desk, "network": network}
+
+    def _sla_policy(self):
+        calendar, created = BusinessCalendar.objects.get_or_create(
+            name="Office hours", defaults={"time_zone": settings.TIME_ZONE}
+        )
+        if created:
+            BusinessHours.objects.bulk_create(
+                BusinessHours(calendar=calendar, weekday=day, start=time(8), end=time(18))
+                for day in range(5)
+            )
+        policy, created = SLAPolicy.objects.get_or_create(
+            name="Standard", defaults={"calendar": calendar, "warn_before_minutes": 60}
+        )
+        if created:
+            SLATarget.objects.bulk_create(
+                SLATarget(policy=policy, priority=priority, first_response_minutes=first,
+                          resolution_minutes=resolve)
+                for priority, first, resolve in SLA_TARGETS
+            )  # fmt: skip
+        return policy
+
+    def _canned_responses(self, queue):
+        for title, body in CANNED_RESPONSES:
+            CannedResponse.objects.get_or_create(title=title, defaults={"body": body})
 
     def _projects(self, users):
         today = timezone.localdate()
@@ -206,11 +260,17 @@ class Command(BaseCommand):
                 type=kind,
                 acknowledge=False,
             )
-            ticket.status = status
+            changes = {"status": status}
             if status != "new":
-                ticket.assignee = users["agent"]
-            if "VPN" in subject:
-                ticket.project = projects["VPN"]
-            if "Wi-Fi" in subject:
-                ticket.project = projects["WIFI"]
-            ticket.save(update_fields=["status", "assignee", "project"])
+                changes["assignee"] = users["agent"]
+            ticket_update(ticket=ticket, actor=users["agent"], version=None, **changes)
+            for key, words in (("VPN", "VPN"), ("WIFI", "Wi-Fi")):
+                if words in subject:
+                    ticket_link(ticket=ticket, actor=users["agent"], project=projects[key])
+            # Age the demo tickets so triage shows SLA states: some breached, some due soon.
+            age = timedelta(hours=DEMO_AGE_HOURS.get(subject, 1))
+            Ticket.objects.filter(pk=ticket.pk).update(
+                created_at=F("created_at") - age,
+                first_response_due=F("first_response_due") - age,
+                resolution_due=F("resolution_due") - age,
+            )
