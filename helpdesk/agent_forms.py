@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
-from helpdesk.models import Ticket
+from helpdesk.models import Queue, Ticket
 
 
 class VersionedForm(forms.Form):
@@ -74,3 +74,27 @@ class CallForm(forms.Form):
         max_length=20_000,
         label="Call summary",
     )
+
+
+class NewTicketForm(forms.Form):
+    """A ticket an agent logs for a caller, typically while on the phone with them."""
+
+    queue = forms.ModelChoiceField(queryset=Queue.objects.none(), empty_label=None)
+    requester_email = forms.EmailField(label="Caller's e-mail address")
+    requester_name = forms.CharField(label="Caller's name", max_length=200, required=False)
+    subject = forms.CharField(max_length=255)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}), required=False, max_length=100_000
+    )
+    source = forms.ChoiceField(
+        choices=[(Ticket.Source.PHONE, "Phone call"), (Ticket.Source.EMAIL, "E-mail"),
+                 (Ticket.Source.WEB, "In person / other")],
+        initial=Ticket.Source.PHONE,
+    )  # fmt: skip
+    priority = forms.ChoiceField(choices=Ticket.Priority.choices, initial=Ticket.Priority.P3)
+    type = forms.ChoiceField(choices=Ticket.Type.choices)
+    assign_to_me = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["queue"].queryset = Queue.objects.visible_to(user)

@@ -6,6 +6,7 @@ app_name = "helpdesk"
 
 urlpatterns = [
     path("tickets/", agent.triage_list, name="triage"),
+    path("tickets/new/", agent.ticket_new, name="ticket_new"),
     path("tickets/next/", agent.take_next, name="take_next"),
     path("tickets/bulk/", agent.triage_bulk, name="bulk"),
     path("tickets/views/", agent.saved_view_create, name="saved_view_create"),

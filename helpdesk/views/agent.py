@@ -19,6 +19,7 @@ from helpdesk.agent_forms import (
     CallForm,
     LinkForm,
     MergeForm,
+    NewTicketForm,
     ReplyForm,
     SnoozeForm,
     TicketEditForm,
@@ -93,6 +94,40 @@ def _query_without_cursor(request) -> str:
     params = request.GET.copy()
     params.pop("cursor", None)
     return params.urlencode()
+
+
+@agents_only
+def ticket_new(request):
+    """An agent logs a ticket for a caller (a phone call, someone at the desk)."""
+    form = NewTicketForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = services.ticket_create(
+                queue=data["queue"],
+                subject=data["subject"],
+                requester_email=data["requester_email"],
+                requester_name=data["requester_name"],
+                description=data["description"],
+                source=data["source"],
+                priority=data["priority"],
+                type=data["type"],
+                actor=request.user,
+            )
+            if data["assign_to_me"]:
+                services.ticket_update(
+                    ticket=ticket, actor=request.user, version=None, assignee=request.user
+                )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(
+                request, f"{ticket.reference} logged; the caller was e-mailed the link."
+            )
+            return redirect(ticket)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "helpdesk/ticket_new.html", {"form": form}, status=status)
 
 
 @agents_only

@@ -245,3 +245,57 @@ def test_actions_send_anonymous_visitors_to_log_in(client, ticket, action):
 
 def test_actions_only_take_post(client_for, agent, ticket):
     assert client_for(agent).get(url(ticket, "reply")).status_code == 405
+
+
+def test_agent_logs_a_phone_ticket_for_a_caller(
+    client_for, agent, queue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client_for(agent).post(
+            "/tickets/new/",
+            {
+                "queue": queue.pk,
+                "requester_email": "Rita@Example.org",
+                "requester_name": "Rita Ring",
+                "subject": "Headset crackles",
+                "description": "Called at 9:05",
+                "source": "phone",
+                "priority": "P2",
+                "type": "incident",
+                "assign_to_me": "on",
+            },
+        )
+    ticket = Ticket.objects.get()
+    assert response["Location"] == url(ticket)
+    assert (ticket.source, ticket.priority, ticket.assignee) == ("phone", "P2", agent)
+    assert ticket.requester.email == "rita@example.org"
+    assert ticket.events.get(kind="created").author == agent
+    assert len(callbacks) == 1  # the caller's acknowledgement with the link
+
+
+def test_new_ticket_errors_keep_what_was_typed(client_for, agent, queue):
+    response = client_for(agent).post(
+        "/tickets/new/",
+        {"queue": queue.pk, "requester_email": "not-an-address", "subject": "Kept subject"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Enter a valid email address." in page
+    assert 'value="Kept subject"' in page
+    assert not Ticket.objects.exists()
+
+
+def test_new_ticket_only_into_the_agents_queues(client_for, agent, outsider, queue):
+    foreign = outsider.helpdesk_queues.get()
+    response = client_for(agent).post(
+        "/tickets/new/",
+        {"queue": foreign.pk, "requester_email": "a@example.org", "subject": "x",
+         "source": "phone", "priority": "P3", "type": "incident"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert not Ticket.objects.exists()
+
+
+@pytest.mark.parametrize(("who", "expected"), [("stakeholder", 403), ("pm", 403)])
+def test_new_ticket_page_is_for_agents(request, client_for, who, expected):
+    assert client_for(request.getfixturevalue(who)).get("/tickets/new/").status_code == expected
