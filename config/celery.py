@@ -5,6 +5,7 @@ import os
 from datetime import timedelta
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -35,6 +36,12 @@ def _schedule_periodic_tasks(sender, **kwargs):
         timedelta(minutes=5),
         sender.signature("helpdesk.tasks.process_pending_inbound"),
         name="re-drive pending inbound mail",
+    )
+    # Project owners whose weekly status update is overdue get one reminder a week.
+    sender.add_periodic_task(
+        crontab(minute=0, hour=8),
+        sender.signature("projects.tasks.remind_status_updates"),
+        name="remind project owners of status updates",
     )
     if settings.IMAP_HOST:
         # Expires after one interval, so a backlog while workers are down is one fetch,

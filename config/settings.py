@@ -128,6 +128,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "helpdesk.tasks.send_*": {"queue": "email"},
+    "projects.tasks.send_*": {"queue": "email"},
     "liaison.tasks.*": {"queue": "status"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -272,6 +273,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status", "kind" or "type": name each choice list once.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "helpdesk.models.Ticket.Status",
+        "TypeEnum": "helpdesk.models.Ticket.Type",
+        "KindEnum": "helpdesk.models.TicketEvent.Kind",
+        "ProjectStatusEnum": "projects.models.Project.Status",
+        "MilestoneKindEnum": "projects.models.Milestone.Kind",
+        "DependencyTypeEnum": "projects.models.Dependency.Type",
+    },
 }
 
 # --- Logging: one line per record to stderr, which every process manager collects.

@@ -6,12 +6,17 @@ from rest_framework.routers import SimpleRouter
 
 from config import views
 from helpdesk import api as helpdesk_api
+from projects import api as projects_api
 
 handler403 = "config.views.permission_denied"
 
 router = SimpleRouter()
 router.register("queues", helpdesk_api.QueueViewSet, basename="queue")
 router.register("tickets", helpdesk_api.TicketViewSet, basename="ticket")
+router.register("projects", projects_api.ProjectViewSet, basename="project")
+router.register("milestones", projects_api.MilestoneViewSet, basename="milestone")
+router.register("tasks", projects_api.TaskViewSet, basename="task")
+router.register("status-updates", projects_api.StatusUpdateViewSet, basename="statusupdate")
 
 api_v1 = [
     path("auth/token/", obtain_auth_token, name="token"),

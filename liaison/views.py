@@ -3,7 +3,7 @@ from django.shortcuts import render
 
 from liaison.access import get_status_project_for
 from projects.models import Project
-from projects.views import open_milestones
+from projects.selectors import open_milestones
 
 
 @login_required
