@@ -149,3 +149,32 @@ def test_seed_demo_loads_every_role_and_is_idempotent():
     assert Ticket.objects.count() >= 9
     assert Project.objects.count() == 3
     assert Project.objects.get(key="VPN").milestones.count() == 4
+
+
+@override_settings(DEBUG=True)
+def test_every_page_shows_the_demo_data_without_errors(client):
+    call_command("seed_demo")
+    ticket = Ticket.objects.filter(project__isnull=False).first()
+    project = Project.objects.get(key="VPN")
+    pages = {
+        "agent": [
+            "/tickets/",
+            f"/tickets/{ticket.pk}/",
+            "/tickets/new/",
+            "/projects/",
+            "/projects/VPN/",
+            "/projects/VPN/board/",
+            "/projects/VPN/timeline/",
+            "/projects/workload/",
+        ],
+        "pm": ["/projects/", "/projects/VPN/", "/projects/VPN/board/", "/projects/VPN/risks/"],
+        "stakeholder": ["/status/", f"/status/{project.slug}/"],
+    }
+    for username, paths in pages.items():
+        client.force_login(User.objects.get(username=username))
+        for path in paths:
+            assert client.get(path).status_code == 200, (username, path)
+    client.logout()
+    assert client.get(f"/t/{ticket.secret}/").status_code == 200
+    assert client.get("/submit/service-desk/").status_code == 200
+    assert project.tasks.filter(forecast_finish__isnull=False).exists()

@@ -13,7 +13,8 @@ from config.models import BusinessCalendar, BusinessHours
 from config.roles import AGENTS, PROJECT_MANAGERS, STAKEHOLDERS
 from helpdesk.models import CannedResponse, Queue, SLAPolicy, SLATarget, Ticket
 from helpdesk.services import ticket_create, ticket_link, ticket_update
-from projects.models import Milestone, Project
+from projects import services as project_services
+from projects.models import Column, Milestone, Project
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo data only, refused when DEBUG is off
 
@@ -59,6 +60,22 @@ WIFI_MILESTONES = [
     ("Floors 1–3 live", "go_live", 40, 40),
 ]
 
+# title, column, assignee, estimate hours, milestone
+VPN_TASKS = [
+    ("Package the new client", "Done", "pm", 16, "Client rolled out to all laptops"),
+    ("Fix the certificate chain", "In progress", "agent", 12, "Client rolled out to all laptops"),
+    ("Roll out to finance", "To do", "agent", 8, "Client rolled out to all laptops"),
+    ("Roll out to everyone else", "To do", "agent", 24, "Client rolled out to all laptops"),
+    ("Write the support runbook", "Review", "pm", 6, "Handover to service desk"),
+    ("Train the service desk", "To do", "pm", 4, "Handover to service desk"),
+    ("Switch off the old concentrators", "To do", "agent", 4, "Cut-over: old VPN switched off"),
+]
+VPN_DEPENDENCIES = [
+    ("Fix the certificate chain", "Roll out to finance"),
+    ("Roll out to finance", "Roll out to everyone else"),
+    ("Roll out to everyone else", "Switch off the old concentrators"),
+    ("Write the support runbook", "Train the service desk"),
+]
 # How many hours ago some demo tickets came in (the rest: one hour).
 DEMO_AGE_HOURS = {"Branch office link down": 6, "VPN drops every 20 minutes": 30}
 # priority, first response, resolution (business minutes)
@@ -229,7 +246,54 @@ class Command(BaseCommand):
                 "visibility": Project.Visibility.PRIVATE,
             },
         )
+        for project in (vpn, wifi):
+            if not project.columns.exists():
+                Column.objects.bulk_create(
+                    Column(project=project, name=name, position=i, wip_limit=limit, is_done=done)
+                    for i, (name, limit, done) in enumerate(project_services.DEFAULT_COLUMNS)
+                )
+            project.members.add(users["pm"], users["agent"])
+        if created or not vpn.tasks.exists():
+            self._plan(vpn, users)
         return {"VPN": vpn, "WIFI": wifi}
+
+    def _plan(self, project, users):
+        """A small real plan: cards across the board, dependencies, a risk, an update."""
+        if project.tasks.exists():
+            return
+        columns = {column.name: column for column in project.columns.all()}
+        milestones = {m.name: m for m in project.milestones.all()}
+        tasks = {}
+        for title, column, assignee, hours, milestone in VPN_TASKS:
+            tasks[title] = project_services.task_create(
+                project=project,
+                title=title,
+                column=columns[column],
+                assignee=users[assignee],
+                estimate_hours=hours,
+                milestone=milestones.get(milestone),
+                actor=users["pm"],
+            )
+        for before, after in VPN_DEPENDENCIES:
+            project_services.dependency_add(
+                predecessor=tasks[before], successor=tasks[after], actor=users["pm"]
+            )
+        project_services.risk_save(
+            project=project,
+            actor=users["pm"],
+            title="Old concentrators fail before the cut-over",
+            probability=2,
+            impact=5,
+            owner=users["pm"],
+            mitigation="Spare unit on site; support contract extended to the end of the quarter.",
+        )
+        project_services.status_update_publish(
+            project=project,
+            health=Project.Health.AT_RISK,
+            summary="Pilot went well. The client roll-out **slipped two weeks**: the packaging "
+            "team found a certificate issue. Cut-over moves with it.",
+            actor=users["pm"],
+        )
 
     def _milestones(self, project, plan):
         today = timezone.localdate()
