@@ -38,6 +38,7 @@ test: lint
 
 bench: install-dev
 	$(EMBEDDED) $(PY) bench/run.py
+	$(EMBEDDED) $(PY) bench/scheduling.py
 
 clean:
 	rm -rf $(VENV) var/staticfiles var/cache tests/artifacts

@@ -204,8 +204,14 @@ class TaskQuerySet(models.QuerySet):
 class Task(models.Model):
     """A card on the board: a piece of planned work with an estimate and dependencies."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
-    column = models.ForeignKey(Column, on_delete=models.PROTECT, related_name="tasks")
+    # No single-column indexes: (project, milestone) and (column, rank) lead with these,
+    # and every index less makes the scheduler's mass rewrite of forecasts cheaper.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
+    column = models.ForeignKey(
+        Column, on_delete=models.PROTECT, related_name="tasks", db_index=False
+    )
     milestone = models.ForeignKey(
         Milestone, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
     )
@@ -280,7 +286,9 @@ class Capacity(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="capacity"
     )
-    hours_per_week = models.DecimalField(max_digits=5, decimal_places=1, default=40)
+    hours_per_week = models.DecimalField(
+        max_digits=5, decimal_places=1, default=40, validators=[MinValueValidator(1)]
+    )
     calendar = models.ForeignKey(
         "bridgedesk.BusinessCalendar", on_delete=models.SET_NULL, null=True, blank=True
     )

@@ -38,6 +38,12 @@ def _event(project: Project, kind: str, actor=None, **payload) -> ProjectEvent:
     return event
 
 
+def _lock_plan(project_id: int) -> None:
+    """Take the project's row lock first. Every write that reschedules does, so they queue
+    in one order (project, then its tasks and milestones) and never deadlock."""
+    Project.objects.select_for_update(of=("self",)).filter(pk=project_id).values("pk").first()
+
+
 def _reschedule(project: Project, actor=None) -> None:
     from projects.scheduling import project_reschedule
 
@@ -69,7 +75,8 @@ def project_update(*, project: Project, actor, **changes) -> Project:
     unknown = set(changes) - set(PROJECT_FIELDS)
     if unknown:
         raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    _lock_plan(project.pk)
+    project = Project.objects.get(pk=project.pk)
     changed = {}
     for field, value in changes.items():
         old = getattr(project, field)
@@ -124,6 +131,7 @@ def milestone_reschedule(
     on it and announces the move, all in one transaction."""
     if not reason or not reason.strip():
         raise ValidationError({"reason": ["Say why the date moves; the help desk will read it."]})
+    _lock_plan(milestone.project_id)
     milestone = Milestone.objects.select_for_update().select_related("project").get(pk=milestone.pk)
     if milestone.completed_at is not None:
         raise ValidationError({"target_date": ["This milestone is complete; it cannot move."]})
@@ -204,6 +212,7 @@ def task_update(*, task: Task, actor, version: int | None = None, **changes) -> 
     unknown = set(changes) - set(TASK_FIELDS)
     if unknown:
         raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
+    _lock_plan(task.project_id)
     current = Task.objects.select_for_update().get(pk=task.pk)
     if version is not None and current.version != version:
         from projects.exceptions import StaleTask
@@ -233,6 +242,9 @@ def task_move(*, task: Task, column: Column, after: Task | None = None, actor=No
         raise ValidationError({"column": ["That column belongs to another board."]})
     if after is not None and after.column_id != column.pk:
         raise ValidationError({"after": ["That card is in another column."]})
+    crosses_done = (task.completed_at is not None) != column.is_done
+    if crosses_done:  # it will reschedule: take the plan's lock first
+        _lock_plan(task.project_id)
     ranks = Task.objects.filter(column=column).exclude(pk=task.pk)
     if after is None:
         before_rank = None
@@ -246,13 +258,12 @@ def task_move(*, task: Task, column: Column, after: Task | None = None, actor=No
             .first()
         )
     rank = rank_between(before_rank, next_rank)
-    was_done = task.completed_at is not None
     completed_at = (task.completed_at or timezone.now()) if column.is_done else None
     Task.objects.filter(pk=task.pk).update(
         column=column, rank=rank, completed_at=completed_at, updated_at=timezone.now()
     )
     task.column, task.rank, task.completed_at = column, rank, completed_at
-    if was_done != (completed_at is not None):
+    if crosses_done:
         _reschedule(task.project, actor)
     return task
 
@@ -288,7 +299,7 @@ def dependency_add(
     if predecessor.pk == successor.pk:
         raise ValidationError({"predecessor": ["A task cannot depend on itself."]})
     # Lock the project's plan so two concurrent links cannot form a loop together.
-    Project.objects.select_for_update().filter(pk=predecessor.project_id).first()
+    _lock_plan(predecessor.project_id)
     edges: dict[int, set[int]] = {}
     for pred, succ in Dependency.objects.filter(
         predecessor__project_id=predecessor.project_id
