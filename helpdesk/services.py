@@ -90,7 +90,8 @@ def ticket_refresh_search(ticket_id: int) -> None:
                 setweight(to_tsvector(%(config)s::regconfig, coalesce(t.subject, '')), 'A')
                 || setweight(to_tsvector(%(config)s::regconfig, coalesce(t.description, '')), 'B')
                 || setweight(to_tsvector(%(config)s::regconfig, coalesce((
-                    SELECT string_agg(e.body, ' ') FROM {event_table} e
+                    SELECT string_agg(e.body, ' ' ORDER BY e.created_at, e.id)
+                    FROM {event_table} e
                     WHERE e.ticket_id = t.id AND e.kind IN ('reply', 'note', 'call')
                 ), '')), 'C')
             WHERE t.id = %(id)s

@@ -1,4 +1,5 @@
 from django import template
+from django.utils import timezone
 
 from config.text import render_user_text
 
@@ -9,3 +10,21 @@ register = template.Library()
 def usertext(value):
     """Render user-written text through the one sanitiser: `{{ ticket.description|usertext }}`."""
     return render_user_text(value)
+
+
+@register.filter
+def ago(moment):
+    """ "now", "5 min ago", "3 h ago", "2 d ago", then the date: short, and cheap enough
+    for every row of a long list (naturaltime translates on each call)."""
+    if not moment:
+        return ""
+    seconds = (timezone.now() - moment).total_seconds()
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    if seconds < 86400 * 14:
+        return f"{int(seconds // 86400)} d ago"
+    return timezone.localtime(moment).strftime("%-d %b %Y")
