@@ -28,3 +28,16 @@ def ago(moment):
     if seconds < 86400 * 14:
         return f"{int(seconds // 86400)} d ago"
     return timezone.localtime(moment).strftime("%-d %b %Y")
+
+
+@register.filter
+def isotime(moment):
+    """ISO 8601 for datetime="" attributes, without the localisation work of |date."""
+    return moment.isoformat() if moment else ""
+
+
+@register.filter
+def stamp(moment):
+    """ "21 Nov 2026, 14:05" in the current time zone; for long lists where |date's
+    localisation machinery costs more than the rest of the row."""
+    return timezone.localtime(moment).strftime("%-d %b %Y, %H:%M") if moment else ""
