@@ -6,6 +6,8 @@ from rest_framework.exceptions import APIException, NotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.filters import MAX_ID
+
 
 class CursorPagination(pagination.CursorPagination):
     """Keyset pagination on `id`: constant cost on any page, stable while rows are added.
@@ -28,7 +30,7 @@ class CursorPagination(pagination.CursorPagination):
                 position = int(cursor.position)
             except ValueError:
                 position = None
-            if position is None or not 0 <= position < 2**63:
+            if position is None or not 0 <= position <= MAX_ID:
                 raise DRFValidationError({"cursor": [self.invalid_cursor_message]})
         return cursor
 

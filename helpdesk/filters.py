@@ -6,30 +6,12 @@ so a filter never tells a caller whether an object they cannot see exists.
 """
 
 import django_filters
-from django import forms
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery
-from django.core.validators import RegexValidator
 from django.utils.text import slugify
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 
+from config.filters import PERSON, IdFilter
 from helpdesk.models import Ticket
-
-# Ids are PostgreSQL bigints at most; anything larger cannot match and is refused outright.
-MAX_ID = 2**63 - 1
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class IdFilter(django_filters.Filter):
-    """An object id: a positive integer."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(*args, **kwargs)
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -55,9 +37,7 @@ class TicketFilter(django_filters.FilterSet):
     assignee = django_filters.CharFilter(
         method="filter_assignee",
         max_length=20,
-        validators=[
-            RegexValidator(r"^(me|none|[1-9][0-9]{0,17})$", "Give a user id, “me” or “none”.")
-        ],
+        validators=[PERSON],
         help_text="A user id, `me` (the caller) or `none` (unassigned).",
     )
     project = IdFilter(field_name="project", help_text="Project id.")

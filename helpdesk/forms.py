@@ -135,13 +135,3 @@ class CallerRatingForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What went well, what could be better?",
     )
-
-
-def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on the named field where the form has
-    it, else at the top of the form."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for field, messages in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)

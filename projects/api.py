@@ -34,11 +34,12 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from config.api import CursorPagination
+from config.filters import MAX_ID
 from config.roles import is_staff_role
 from projects import services
 from projects.access import can_plan
 from projects.exceptions import StaleTask
-from projects.filters import MAX_ID, MilestoneFilter, ProjectFilter, StatusUpdateFilter, TaskFilter
+from projects.filters import MilestoneFilter, ProjectFilter, StatusUpdateFilter, TaskFilter
 from projects.models import Column, Dependency, Milestone, Project, StatusUpdate, Task
 
 # Task.version is a PostgreSQL integer.

@@ -6,28 +6,10 @@ so a filter never tells a caller whether something they cannot see exists.
 """
 
 import django_filters
-from django import forms
 from django.core.validators import RegexValidator
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 
+from config.filters import PERSON, IdFilter
 from projects.models import Milestone, Project, StatusUpdate, Task
-
-# Ids are PostgreSQL bigints at most; anything larger cannot match and is refused outright.
-# (helpdesk.filters has the same filter; projects may not import the help desk.)
-MAX_ID = 2**63 - 1
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class IdFilter(django_filters.Filter):
-    """An object id: a positive integer."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(*args, **kwargs)
 
 
 class YesNoFilter(django_filters.ChoiceFilter):
@@ -42,9 +24,6 @@ class YesNoFilter(django_filters.ChoiceFilter):
         if value in ("", None):
             return qs
         return super().filter(qs, value == "true")
-
-
-PERSON = RegexValidator(r"^(me|none|[1-9][0-9]{0,17})$", "Give a user id, “me” or “none”.")
 
 
 class ProjectFilter(django_filters.FilterSet):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from config.decorators import role_required
+from config.forms import add_service_errors
 from config.roles import is_agent
 from helpdesk import presence, services, sla, triage
 from helpdesk.access import get_ticket_for
@@ -122,8 +123,7 @@ def ticket_new(request):
                     ticket=ticket, actor=request.user, version=None, assignee=request.user
                 )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_service_errors(form, exc)
         else:
             messages.success(
                 request, f"{ticket.reference} logged; the caller was e-mailed the link."
@@ -310,14 +310,21 @@ def _files(request):
     ]
 
 
+def _form_error_page(request, ticket, name, form, exc=None):
+    """The ticket page again at 400, with `form` (as the user filled it) and its errors."""
+    if exc is not None:
+        add_service_errors(form, exc)
+    context = _ticket_context(request, ticket, **{name: form})
+    return render(request, "helpdesk/ticket_detail.html", context, status=400)
+
+
 @agents_only
 @require_POST
 def ticket_reply(request, pk):
     ticket = get_ticket_for(request.user, pk, write=True)
     form = ReplyForm(request.POST, request.FILES)
     if not form.is_valid():
-        context = _ticket_context(request, ticket, reply_form=form)
-        return render(request, "helpdesk/ticket_detail.html", context, status=400)
+        return _form_error_page(request, ticket, "reply_form", form)
     if form.cleaned_data["version"] != ticket.version:
         fresh = ReplyForm(
             initial={
@@ -336,10 +343,7 @@ def ticket_reply(request, pk):
             files=_files(request),
         )
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-        context = _ticket_context(request, ticket, reply_form=form)
-        return render(request, "helpdesk/ticket_detail.html", context, status=400)
+        return _form_error_page(request, ticket, "reply_form", form, exc)
     messages.success(
         request, "Reply sent." if form.cleaned_data["public"] else "Internal note added."
     )
@@ -352,8 +356,7 @@ def ticket_edit(request, pk):
     ticket = get_ticket_for(request.user, pk, write=True)
     form = TicketEditForm(request.POST, ticket=ticket)
     if not form.is_valid():
-        context = _ticket_context(request, ticket, edit_form=form)
-        return render(request, "helpdesk/ticket_detail.html", context, status=400)
+        return _form_error_page(request, ticket, "edit_form", form)
     data = form.cleaned_data
     try:
         services.ticket_update(
@@ -372,10 +375,7 @@ def ticket_edit(request, pk):
         )
         return _conflict(request, exc.current, data["version"], edit_form=kept)
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-        context = _ticket_context(request, ticket, edit_form=form)
-        return render(request, "helpdesk/ticket_detail.html", context, status=400)
+        return _form_error_page(request, ticket, "edit_form", form, exc)
     messages.success(request, "Saved.")
     return redirect(ticket)
 
@@ -394,14 +394,6 @@ def ticket_assign_me(request, pk):
     else:
         messages.success(request, f"{ticket.reference} is yours now.")
     return redirect(request.POST.get("next") or ticket.get_absolute_url())
-
-
-def _form_error_page(request, ticket, name, form, exc=None):
-    if exc is not None:
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    context = _ticket_context(request, ticket, **{name: form})
-    return render(request, "helpdesk/ticket_detail.html", context, status=400)
 
 
 @agents_only

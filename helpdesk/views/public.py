@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.forms import add_service_errors
 from helpdesk.access import get_ticket_by_secret
 from helpdesk.forms import (
     HONEYPOT_FIELD,
@@ -23,7 +24,6 @@ from helpdesk.forms import (
     CallerRatingForm,
     CallerReplyForm,
     CallerTicketForm,
-    add_service_errors,
 )
 from helpdesk.models import Attachment, Queue, SatisfactionRating, Ticket
 from helpdesk.ratelimit import client_address, public_submit_limit

@@ -24,6 +24,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
+from config.forms import add_service_errors
 from projects import services
 from projects.access import can_plan, get_project_page_for
 from projects.exceptions import StaleTask
@@ -495,8 +496,7 @@ def task_panel(request, key, pk):
         )
         return _panel(request, context, status=409)
     except ValidationError as exc:
-        for name, errors in exc.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
+        add_service_errors(form, exc)
         context = _panel_context(request, project, task, writable=True, form=form)
         return _panel(request, context, status=400)
     task = _task_of(project, task.pk)

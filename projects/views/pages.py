@@ -27,6 +27,7 @@ from django.utils import dateformat, timezone
 from django.views.decorators.http import require_POST
 
 from config.decorators import role_required
+from config.forms import add_service_errors
 from config.roles import is_project_manager, is_staff_role
 from projects import services
 from projects.access import can_plan, get_project_page_for
@@ -66,15 +67,6 @@ def _project_context(request, project: Project, tab: str, *, planner: bool | Non
     if planner is None:
         planner = can_plan(request.user, project)
     return {"project": project, "tab": tab, "can_plan": planner}
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on its field when the form has one."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _status_for(request) -> int:
@@ -182,7 +174,7 @@ def project_create(request):
                 project = services.project_create(owner=data["owner"], actor=request.user, **fields)
                 _save_people(project, data, request.user)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         except IntegrityError:
             form.add_error(None, "Another project took that key or address a moment ago.")
         else:
@@ -214,7 +206,7 @@ def project_edit(request, key):
                 )
                 _save_people(project, data, request.user)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Project saved.")
             return redirect(project)
@@ -422,7 +414,7 @@ def milestones(request, key):
                 actor=request.user,
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Milestone “{milestone.name}” added.")
             return redirect("projects:milestones", project.key)
@@ -458,7 +450,7 @@ def milestone_reschedule(request, key, pk):
                 actor=request.user,
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(
                 request,
@@ -542,7 +534,7 @@ def risks(request, key):
         try:
             risk = services.risk_save(project=project, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Risk “{risk.title}” added (score {risk.score}).")
             return redirect("projects:risks", project.key)
@@ -585,7 +577,7 @@ def risk_edit(request, key, pk):
         try:
             services.risk_save(project=project, actor=request.user, risk=risk, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Risk saved.")
             return redirect("projects:risks", project.key)
@@ -631,7 +623,7 @@ def status_updates(request, key):
                 actor=request.user,
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Status update published; the project's health follows it.")
             return redirect("projects:updates", project.key)
