@@ -13,6 +13,7 @@ from projects.models import (
     StatusUpdate,
     Task,
 )
+from projects.services import event_retry
 
 
 class MilestoneInline(admin.TabularInline):
@@ -120,12 +121,48 @@ class LessonLearnedAdmin(admin.ModelAdmin):
     list_select_related = ["project", "author"]
 
 
+class DeliveryFilter(admin.SimpleListFilter):
+    title = "delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("pending", "Pending"),
+            ("failing", "Failing (retrying)"),
+            ("dead", "Dead letters"),
+            ("published", "Published"),
+        ]
+
+    def queryset(self, request, queryset):
+        return {
+            "pending": queryset.filter(published_at__isnull=True, dead_at__isnull=True),
+            "failing": queryset.filter(
+                published_at__isnull=True, dead_at__isnull=True, attempts__gt=0
+            ),
+            "dead": queryset.filter(dead_at__isnull=False),
+            "published": queryset.filter(published_at__isnull=False),
+        }.get(self.value(), queryset)
+
+
 @admin.register(ProjectEvent)
 class ProjectEventAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "kind", "created_at", "published_at"]
-    list_filter = ["kind"]
+    list_display = [
+        "id", "project", "sequence", "kind", "created_at", "published_at", "attempts", "dead_at",
+    ]  # fmt: skip
+    list_filter = [DeliveryFilter, "kind"]
     list_select_related = ["project"]
-    readonly_fields = ["project", "kind", "payload", "actor", "created_at", "published_at"]
+    readonly_fields = [
+        "project", "sequence", "kind", "payload", "actor", "created_at", "published_at",
+        "attempts", "last_error", "dead_at",
+    ]  # fmt: skip
+    actions = ["retry"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description="Retry publishing the selected dead letters")
+    def retry(self, request, queryset):
+        dead = list(queryset.filter(dead_at__isnull=False))
+        for event in dead:
+            event_retry(event)
+        self.message_user(request, f"{len(dead)} event(s) queued again.")

@@ -89,6 +89,15 @@ class Project(models.Model):
         help_text="Working days for forecasts; none means Monday to Friday.",
     )
     archived_at = models.DateTimeField(null=True, blank=True)
+    keywords = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Words callers use for this project, e.g. “VPN, remote access”. Tickets "
+        "that mention them, its key or its name are suggested for linking.",
+    )
+    # The last ProjectEvent.sequence handed out; taken with UPDATE … RETURNING, which also
+    # holds the row until commit so a project's events commit in sequence order.
+    event_sequence = models.PositiveIntegerField(default=0, editable=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED)
     health = models.CharField(max_length=20, choices=Health.choices, default=Health.ON_TRACK)
     visibility = models.CharField(
@@ -137,6 +146,22 @@ class Milestone(models.Model):
         null=True, blank=True, help_text="Computed from dependencies and progress."
     )
     completed_at = models.DateTimeField(null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_milestones",
+        help_text="Who answers for this date; the liaison for the help desk go-live.",
+    )
+    paired_go_live = models.OneToOneField(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="paired_helpdesk_go_live",
+        help_text="For a help desk go-live: the go-live it prepares for and moves with.",
+    )
 
     class Meta:
         ordering = ["target_date", "id"]
@@ -147,8 +172,12 @@ class Milestone(models.Model):
 
     @property
     def expected_date(self):
-        """The best current answer to "when?": the forecast if computed, else the target."""
-        return self.forecast_date or self.target_date
+        """The best current answer to "when?": the forecast when it is later than the
+        target (work is running late), else the target (a planned date does not come
+        early just because the work is done sooner)."""
+        if self.forecast_date is None:
+            return self.target_date
+        return max(self.forecast_date, self.target_date)
 
     @property
     def slip_days(self) -> int:
@@ -392,10 +421,13 @@ class ProjectEvent(models.Model):
         MILESTONE_RESCHEDULED = "milestone_rescheduled", "Milestone rescheduled"
         MILESTONE_FORECAST_CHANGED = "milestone_forecast_changed", "Milestone forecast changed"
         MILESTONE_COMPLETED = "milestone_completed", "Milestone completed"
+        GO_LIVE_REACHED = "go_live_reached", "Go-live reached"
         STATUS_UPDATE_PUBLISHED = "status_update_published", "Status update published"
         PROJECT_CHANGED = "project_changed", "Project changed"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
+    # 1, 2, 3 … per project, in commit order: a consumer that has applied n ignores ≤ n.
+    sequence = models.PositiveIntegerField()
     kind = models.CharField(max_length=40, choices=Kind.choices)
     payload = models.JSONField(default=dict)
     actor = models.ForeignKey(
@@ -403,14 +435,24 @@ class ProjectEvent(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # Delivery bookkeeping: failed attempts, the last error and, after too many, the
+    # moment it was set aside (dead letter) for an admin to look at and retry.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    dead_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "sequence"], name="projectevent_sequence_once"
+            )
+        ]
         indexes = [
             models.Index(
                 fields=["id"],
-                condition=Q(published_at__isnull=True),
-                name="projectevent_unpublished",
+                condition=Q(published_at__isnull=True, dead_at__isnull=True),
+                name="projectevent_pending",
             )
         ]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from projects.models import (
@@ -29,13 +29,42 @@ DEFAULT_COLUMNS = [("To do", None, False), ("In progress", 5, False), ("Review",
                    ("Done", None, True)]  # fmt: skip
 
 
+def _next_sequence(project_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE projects_project SET event_sequence = event_sequence + 1 "
+            "WHERE id = %s RETURNING event_sequence",
+            [project_id],
+        )
+        return cursor.fetchone()[0]
+
+
 def _event(project: Project, kind: str, actor=None, **payload) -> ProjectEvent:
-    event = ProjectEvent.objects.create(project=project, kind=kind, actor=actor, payload=payload)
+    event = ProjectEvent.objects.create(
+        project=project,
+        sequence=_next_sequence(project.pk),
+        kind=kind,
+        actor=actor,
+        payload=payload,
+    )
     from projects.signals import project_event_recorded
 
     # Listeners (the liaison app) enqueue their work on commit; projects knows none of them.
     transaction.on_commit(lambda: project_event_recorded.send(sender=ProjectEvent, event=event))
     return event
+
+
+@transaction.atomic
+def event_retry(event: ProjectEvent) -> None:
+    """Give a dead letter another go (admin action): back among the pending events with
+    its attempts reset, and announced again so its consumer picks it up."""
+    ProjectEvent.objects.filter(pk=event.pk).update(
+        dead_at=None, attempts=0, last_error="", published_at=None
+    )
+    event.refresh_from_db()
+    from projects.signals import project_event_recorded
+
+    transaction.on_commit(lambda: project_event_recorded.send(sender=ProjectEvent, event=event))
 
 
 def _lock_plan(project_id: int) -> None:
@@ -66,7 +95,7 @@ def project_create(*, owner, actor=None, columns=DEFAULT_COLUMNS, **fields) -> P
 
 PROJECT_FIELDS = (
     "name", "description", "status", "health", "visibility", "start_date", "target_date",
-    "liaison", "calendar",
+    "liaison", "calendar", "keywords",
 )  # fmt: skip
 
 
@@ -85,8 +114,18 @@ def project_update(*, project: Project, actor, **changes) -> Project:
             setattr(project, field, value)
     if not changed:
         return project
+    if "status" in changed and project.status == Project.Status.DONE:
+        from projects.signals import project_closing
+
+        # Others may veto the close (the liaison app: hypercare open, handover unsigned);
+        # a veto raises ValidationError naming the field.
+        project_closing.send(sender=Project, project=project)
     project.full_clean()
     project.save(update_fields=[*changed, "updated_at"])
+    if "liaison" in changed:  # the help desk's go-lives are the liaison's to answer for
+        project.milestones.filter(kind=Milestone.Kind.HELPDESK_GO_LIVE).update(
+            owner=project.liaison
+        )
     _event(project, ProjectEvent.Kind.PROJECT_CHANGED, actor, changes=changed)
     if "calendar" in changed:
         _reschedule(project, actor)
@@ -119,8 +158,36 @@ def milestone_create(
     )
     milestone.full_clean()
     milestone.save()
+    if kind == Milestone.Kind.GO_LIVE:
+        helpdesk_go_live_pair(milestone)
     _reschedule(project, actor)
     return milestone
+
+
+# The help desk must be ready this many working days before a go-live.
+HELPDESK_LEAD_DAYS = 5
+
+
+def _helpdesk_ready_date(project: Project, go_live: date) -> date:
+    from projects.scheduling import _load_calendar_and_rates, add_working_days
+
+    calendar, _ = _load_calendar_and_rates(project.calendar_id, set())
+    return add_working_days(calendar, go_live, -HELPDESK_LEAD_DAYS)
+
+
+def helpdesk_go_live_pair(go_live: Milestone) -> Milestone:
+    """The help desk's own go-live, owned by the liaison, some working days before the
+    project's: agents trained, known issues loaded, routing ready."""
+    ready = _helpdesk_ready_date(go_live.project, go_live.target_date)
+    return Milestone.objects.create(
+        project=go_live.project,
+        name=f"Help desk ready for {go_live.name}"[:200],
+        kind=Milestone.Kind.HELPDESK_GO_LIVE,
+        baseline_date=ready,
+        target_date=ready,
+        owner=go_live.project.liaison,
+        paired_go_live=go_live,
+    )
 
 
 @transaction.atomic
@@ -149,14 +216,59 @@ def milestone_reschedule(
         actor,
         milestone=milestone.pk,
         name=milestone.name,
+        milestone_kind=milestone.kind,
         old_date=old.isoformat(),
         new_date=target_date.isoformat(),
         baseline_date=milestone.baseline_date.isoformat(),
         reason=reason.strip(),
     )
+    if milestone.kind == Milestone.Kind.GO_LIVE:
+        _keep_pair_in_step(milestone, old, reason.strip(), actor)
     _reschedule(milestone.project, actor)
     milestone.refresh_from_db()
     return milestone
+
+
+def _keep_pair_in_step(go_live: Milestone, old_go_live: date, reason: str, actor) -> None:
+    """The help desk go-live moves with its go-live, keeping the working days between
+    them (the default lead, or what the liaison chose); a completed one stays put."""
+    from projects.scheduling import (
+        _load_calendar_and_rates,
+        add_working_days,
+        working_days_between,
+    )
+
+    paired = (
+        Milestone.objects.select_for_update()
+        .filter(paired_go_live=go_live, completed_at__isnull=True)
+        .first()
+    )
+    if paired is None:
+        return
+    calendar, _ = _load_calendar_and_rates(go_live.project.calendar_id, set())
+    lead = working_days_between(calendar, paired.target_date, old_go_live)
+    ready = add_working_days(calendar, go_live.target_date, -lead)
+    if ready == paired.target_date:
+        return
+    old = paired.target_date
+    paired.target_date = ready
+    paired.save(update_fields=["target_date"])
+    follows = f"Follows “{go_live.name}”: {reason}"
+    MilestoneSlip.objects.create(
+        milestone=paired, old_date=old, new_date=ready, reason=follows, author=actor
+    )
+    _event(
+        go_live.project,
+        ProjectEvent.Kind.MILESTONE_RESCHEDULED,
+        actor,
+        milestone=paired.pk,
+        name=paired.name,
+        milestone_kind=paired.kind,
+        old_date=old.isoformat(),
+        new_date=ready.isoformat(),
+        baseline_date=paired.baseline_date.isoformat(),
+        reason=follows,
+    )
 
 
 @transaction.atomic
@@ -166,12 +278,15 @@ def milestone_complete(*, milestone: Milestone, actor) -> Milestone:
     )
     milestone.refresh_from_db()
     if updated:
+        go_live = milestone.kind == Milestone.Kind.GO_LIVE
         _event(
             milestone.project,
-            ProjectEvent.Kind.MILESTONE_COMPLETED,
+            ProjectEvent.Kind.GO_LIVE_REACHED if go_live else ProjectEvent.Kind.MILESTONE_COMPLETED,
             actor,
             milestone=milestone.pk,
             name=milestone.name,
+            milestone_kind=milestone.kind,
+            completed_at=milestone.completed_at.isoformat(),
         )
     return milestone
 
@@ -331,6 +446,8 @@ def status_update_publish(*, project: Project, health: str, summary: str, actor)
         raise ValidationError({"health": [f"“{health}” is not a health."]})
     if not summary.strip():
         raise ValidationError({"summary": ["Write what happened and what comes next."]})
+    _lock_plan(project.pk)
+    old_health = Project.objects.filter(pk=project.pk).values_list("health", flat=True).get()
     update = StatusUpdate.objects.create(
         project=project, health=health, summary=summary.strip(), author=actor
     )
@@ -342,6 +459,7 @@ def status_update_publish(*, project: Project, health: str, summary: str, actor)
         actor,
         status_update=update.pk,
         health=health,
+        old_health=old_health,
     )
     return update
 

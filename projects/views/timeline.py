@@ -6,7 +6,6 @@ queries whatever the plan's size: the project, its milestones, its tasks (with t
 assignees), its dependencies, and, when it has a calendar, its working days and holidays.
 """
 
-from django.db.models.functions import Coalesce
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -14,6 +13,7 @@ from config.models import BusinessHours, Holiday
 from projects import gantt
 from projects.access import can_plan, get_project_for
 from projects.models import Dependency, Milestone
+from projects.selectors import expected_date
 from projects.views.pages import staff_only
 
 
@@ -40,9 +40,7 @@ def _days_off(project, start, end):
 def project_timeline(request, key):
     project = get_project_for(request.user, key)
     today = timezone.localdate()
-    milestones = list(
-        project.milestones.order_by(Coalesce("forecast_date", "target_date"), "target_date", "id")
-    )
+    milestones = list(project.milestones.order_by(expected_date(), "target_date", "id"))
     tasks = list(
         project.tasks.select_related("assignee").only(
             "id",

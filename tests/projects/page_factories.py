@@ -94,6 +94,12 @@ class ProjectEventFactory(factory.django.DjangoModelFactory):
     kind = ProjectEvent.Kind.PROJECT_CHANGED
     payload = factory.LazyFunction(lambda: {"change": "created"})
 
+    @factory.lazy_attribute
+    def sequence(self):
+        from projects.services import _next_sequence
+
+        return _next_sequence(self.project.pk)
+
 
 def backdate(obj, days: int, field: str = "created_at") -> None:
     """Move an auto_now_add timestamp `days` into the past (auto_now_add ignores values
