@@ -72,6 +72,12 @@ class Queue(models.Model):
         related_name="+",
         help_text="Targets for new tickets in this queue; none means no SLA.",
     )
+    projects = models.ManyToManyField(
+        "projects.Project",
+        blank=True,
+        related_name="queues",
+        help_text="Projects whose plan changes agents of this queue must hear about.",
+    )
     # The next ticket number; taken with an UPDATE … RETURNING so numbers never repeat.
     next_number = models.PositiveIntegerField(default=1, editable=False)
 
@@ -231,6 +237,10 @@ class Ticket(models.Model):
         related_name="snoozed_tickets",
         help_text="Hidden from triage until this milestone is completed.",
     )
+    keep_requester_informed = models.BooleanField(
+        default=False,
+        help_text="E-mail the caller when the linked project's plan changes.",
+    )
     merged_into = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_from"
     )
@@ -339,6 +349,9 @@ class TicketEvent(models.Model):
     changes = models.JSONField(default=dict, blank=True)
     # The Message-ID of the e-mail this event came in as or went out as, for threading.
     message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # What wrote a system event, e.g. "project-event:42": one event per ticket per source,
+    # so a note inserted for a plan change twice (a retried task) lands once.
+    source_key = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -347,7 +360,12 @@ class TicketEvent(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(kind="note") | Q(public=False), name="ticketevent_note_never_public"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["ticket", "source_key"],
+                condition=~Q(source_key=""),
+                name="ticketevent_source_once",
+            ),
         ]
 
     def __str__(self):
@@ -359,6 +377,8 @@ class TicketEvent(models.Model):
         "type": ("Type", dict(Ticket.Type.choices)),
         "assignee": ("Assignee", {}),
         "tags": ("Tags", {}),
+        "keep_requester_informed": ("Keep caller informed", {True: "yes", False: "no"}),
+        "queue": ("Reference", {}),
     }
 
     def change_lines(self) -> list[str]:

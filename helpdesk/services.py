@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.queueing import enqueue, enqueue_on_commit
 from helpdesk import sla
 from helpdesk.attachments import attachment_create, check_attachment, clean_filename
 from helpdesk.models import Contact, Queue, SatisfactionRating, Tag, Ticket, TicketEvent
@@ -34,7 +35,7 @@ class NewFile:
 
 
 UNSET = object()
-EDITABLE_FIELDS = ("status", "priority", "type", "assignee", "tags")
+EDITABLE_FIELDS = ("status", "priority", "type", "assignee", "tags", "keep_requester_informed")
 
 
 def contact_get_or_create(*, email: str, name: str = "") -> Contact:
@@ -146,11 +147,17 @@ def ticket_create(
     )
     _store_files(ticket, event, files)
     ticket_refresh_search(ticket.pk)
-    if acknowledge:
-        from helpdesk.tasks import send_ticket_acknowledgement
-
-        transaction.on_commit(lambda: send_ticket_acknowledgement.delay(ticket.pk))
+    transaction.on_commit(lambda: _announce_created(ticket, acknowledge))
     return ticket
+
+
+def _announce_created(ticket: Ticket, acknowledge: bool) -> None:
+    from helpdesk.signals import ticket_created
+    from helpdesk.tasks import send_ticket_acknowledgement
+
+    if acknowledge:
+        enqueue(send_ticket_acknowledgement, ticket.pk)
+    ticket_created.send(sender=Ticket, ticket=ticket)
 
 
 def _lock(ticket: Ticket) -> Ticket:
@@ -219,7 +226,18 @@ def ticket_update(*, ticket: Ticket, actor, version: int | None, **changes) -> T
             from helpdesk.tasks import send_assignment_notice
 
             ticket_id, assignee_id = current.pk, assignee.pk
-            transaction.on_commit(lambda: send_assignment_notice.delay(ticket_id, assignee_id))
+            enqueue_on_commit(send_assignment_notice, ticket_id, assignee_id)
+
+    informed = bool(changes.get("keep_requester_informed", current.keep_requester_informed))
+    if informed != current.keep_requester_informed:
+        events.append(
+            (
+                TicketEvent.Kind.CHANGE,
+                {"keep_requester_informed": [current.keep_requester_informed, informed]},
+            )
+        )
+        current.keep_requester_informed = informed
+        update_fields.add("keep_requester_informed")
 
     if "tags" in changes:
         tags = _tags_named(changes["tags"])
@@ -235,6 +253,37 @@ def ticket_update(*, ticket: Ticket, actor, version: int | None, **changes) -> T
     current.save(update_fields=sorted(update_fields))
     TicketEvent.objects.bulk_create(
         TicketEvent(ticket=current, kind=kind, author=actor, changes=diff) for kind, diff in events
+    )
+    if "status" in update_fields and current.status == Ticket.Status.RESOLVED:
+        from helpdesk.signals import ticket_resolved
+
+        transaction.on_commit(lambda: ticket_resolved.send(sender=Ticket, ticket=current))
+    return current
+
+
+@transaction.atomic
+def ticket_move(*, ticket: Ticket, queue: Queue, actor, version: int | None = None) -> Ticket:
+    """Move the ticket to another queue: it takes that queue's next number, so its
+    reference changes (SD-42 → OPS-7); the timeline records both. The SLA clock keeps
+    running as it was."""
+    current = _lock(ticket)
+    if version is not None and current.version != version:
+        raise StaleVersion(current)
+    if current.queue_id == queue.pk:
+        return current
+    old_reference = current.reference
+    if current.assignee_id and not queue.members.filter(pk=current.assignee_id).exists():
+        current.assignee = None
+    current.queue = queue
+    current.number = _take_ticket_number(queue)
+    current.version += 1
+    current.save(update_fields=["queue", "number", "assignee", "version", "updated_at"])
+    TicketEvent.objects.create(
+        ticket=current,
+        kind=TicketEvent.Kind.CHANGE,
+        author=actor,
+        changes={"queue": [old_reference, current.reference]},
+        body=f"Moved to {queue.name}: {old_reference} is now {current.reference}.",
     )
     return current
 
@@ -278,7 +327,7 @@ def ticket_reply(
     if public:
         from helpdesk.tasks import send_public_reply
 
-        transaction.on_commit(lambda: send_public_reply.delay(event.pk))
+        enqueue_on_commit(send_public_reply, event.pk)
     return event
 
 
@@ -403,6 +452,12 @@ def ticket_link(*, ticket: Ticket, actor, project=None, milestone=None) -> Ticke
         if project
         else "Unlinked from its project.",
     )
+    if project is not None:
+        from helpdesk.signals import ticket_linked
+
+        transaction.on_commit(
+            lambda: ticket_linked.send(sender=Ticket, ticket=current, actor=actor)
+        )
     return current
 
 

@@ -198,3 +198,25 @@ def process_pending_inbound(older_than_seconds: int = 300) -> int:
         inbound_process(message=message)
         count += 1
     return count
+
+
+@shared_task(name="helpdesk.tasks.send_unsent_replies", ignore_result=True)
+def send_unsent_replies(older_than_seconds: int = 300, within_days: int = 2) -> int:
+    """Re-send agents' public replies whose mail task was lost (the broker was down when
+    they were written): recent replies with no Message-ID yet. Each send is once-only."""
+    from config.queueing import enqueue
+
+    now = timezone.now()
+    unsent = TicketEvent.objects.filter(
+        kind=TicketEvent.Kind.REPLY,
+        public=True,
+        author__isnull=False,
+        message_id="",
+        created_at__lt=now - timedelta(seconds=older_than_seconds),
+        created_at__gte=now - timedelta(days=within_days),
+    ).values_list("pk", flat=True)[:500]
+    count = 0
+    for event_id in unsent:
+        enqueue(send_public_reply, event_id)
+        count += 1
+    return count

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from config.roles import AGENTS, PROJECT_MANAGERS, STAKEHOLDERS
 from helpdesk.models import Contact, Queue, Ticket, TicketEvent
+from helpdesk.services import _take_ticket_number
 from projects.models import Milestone, Project
 
 PASSWORD = "correct horse battery staple"
@@ -84,7 +85,9 @@ class TicketFactory(factory.django.DjangoModelFactory):
         model = Ticket
 
     queue = factory.SubFactory(QueueFactory)
-    number = factory.Sequence(lambda n: n + 1)
+    # Taken from the queue like the services do, so factory tickets and tickets the app
+    # opens itself (e.g. a project's intake ticket) never share a number.
+    number = factory.LazyAttribute(lambda t: _take_ticket_number(t.queue))
     subject = factory.Faker("sentence", nb_words=6)
     description = factory.Faker("paragraph")
     requester = factory.SubFactory(ContactFactory)

@@ -123,7 +123,11 @@ def test_submitting_creates_a_web_ticket_with_its_files_and_acknowledges_after_c
     client, public_queue, media_root, monkeypatch, django_capture_on_commit_callbacks, mailoutbox
 ):
     enqueued = []
-    monkeypatch.setattr(tasks.send_ticket_acknowledgement, "delay", enqueued.append)
+    monkeypatch.setattr(
+        tasks.send_ticket_acknowledgement,
+        "apply_async",
+        lambda args, kwargs=None, **options: enqueued.append(*args),
+    )
     files = [png(), SimpleUploadedFile("Bericht März.pdf", PDF, content_type="text/html")]
 
     with django_capture_on_commit_callbacks(execute=True):
