@@ -5,6 +5,7 @@ Every view takes the ticket through helpdesk.access and writes through helpdesk.
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,6 +27,8 @@ from helpdesk.agent_forms import (
     TicketEditForm,
 )
 from helpdesk.models import CannedResponse, Queue, SavedView, Ticket
+from helpdesk.signals import public_reply_posted
+from helpdesk.views.rows import triage_rows
 from projects.models import Milestone, Project
 
 agents_only = role_required(is_agent, "The ticket views are for help desk agents.")
@@ -42,12 +45,15 @@ def triage_list(request):
 
     An htmx request for the queue counts gets only that fragment (refreshed every 30 s)."""
     now = timezone.now()
-    queues = Queue.objects.visible_to(request.user).with_open_counts()
+    queues = Queue.objects.visible_to(request.user)
     if request.htmx and request.GET.get("fragment") == "counts":
         response = render(
-            request, "helpdesk/triage.html#queue-counts", {"queues": queues, **_nav(request)}
+            request,
+            "helpdesk/triage.html#queue-counts",
+            {"queues": queues.with_open_counts(), "counts": True, **_nav(request)},
         )
         return _vary_on_htmx(response)
+    # The list does not wait for the counts: htmx fetches them as soon as it is shown.
     filters = triage.Filters.from_query(request.GET)
     tickets = (
         triage.filtered_tickets(request.user, filters, now=now)
@@ -67,11 +73,14 @@ def triage_list(request):
     next_params["cursor"] = next_cursor
     for message in filters.errors:
         messages.warning(request, message)
+    tickets_url = reverse("helpdesk:triage")
     response = render(
         request,
         "helpdesk/triage.html",
         {
             "tickets": page,
+            # Built in Python: the rows are most of the page's work (see views/rows.py).
+            "rows": triage_rows(page, tickets_url),
             "queues": queues,
             "filters": filters,
             "saved_views": saved_views,
@@ -82,8 +91,7 @@ def triage_list(request):
             "sla_choices": triage.SLA_CHOICES,
             "next_query": next_params.urlencode() if next_cursor else "",
             "current_query": _query_without_cursor(request),
-            # Row links are built from this prefix: one reverse() instead of three a row.
-            "tickets_url": reverse("helpdesk:triage"),
+            "tickets_url": tickets_url,
             **_nav(request),
         },
     )
@@ -263,6 +271,7 @@ def _ticket_context(request, ticket, **overrides):
         "type": ticket.type,
         "assignee": ticket.assignee_id,
         "tags": ", ".join(tag.name for tag in ticket.tags.all()),
+        "keep_requester_informed": ticket.keep_requester_informed,
     }
     canned = [
         {"title": response.title, "body": response.render(ticket=ticket, agent=request.user)}
@@ -335,13 +344,24 @@ def ticket_reply(request, pk):
         )
         return _conflict(request, ticket, form.cleaned_data["version"], reply_form=fresh)
     try:
-        services.ticket_reply(
-            ticket=ticket,
-            author=request.user,
-            body=form.cleaned_data["body"],
-            public=form.cleaned_data["public"],
-            files=_files(request),
-        )
+        # One transaction: what listeners of a public reply record (e.g. the date
+        # promised from the liaison's answer card) commits with the reply or not at all.
+        with transaction.atomic():
+            event = services.ticket_reply(
+                ticket=ticket,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                public=form.cleaned_data["public"],
+                files=_files(request),
+            )
+            if event.public:
+                public_reply_posted.send(
+                    sender=Ticket,
+                    ticket=event.ticket,
+                    event=event,
+                    author=request.user,
+                    data=request.POST,
+                )
     except ValidationError as exc:
         return _form_error_page(request, ticket, "reply_form", form, exc)
     messages.success(
@@ -368,6 +388,7 @@ def ticket_edit(request, pk):
             type=data["type"],
             assignee=data["assignee"],
             tags=data["tags"],
+            keep_requester_informed=data["keep_requester_informed"],
         )
     except services.StaleVersion as exc:
         kept = TicketEditForm(
@@ -403,15 +424,28 @@ def ticket_snooze(request, pk):
     form = SnoozeForm(request.POST)
     if not form.is_valid():
         return _form_error_page(request, ticket, "snooze_form", form)
-    until = None if form.cleaned_data["wake"] else form.cleaned_data["until"]
-    if until is None and not form.cleaned_data["wake"]:
+    wake = form.cleaned_data["wake"]
+    milestone = None
+    if form.cleaned_data["milestone"] and not wake:
+        milestone = (
+            Milestone.objects.filter(pk=form.cleaned_data["milestone"], project=ticket.project_id)
+            .select_related("project")
+            .first()
+            if ticket.project_id
+            else None
+        )
+        if milestone is None:
+            form.add_error("milestone", "Choose a milestone of the linked project.")
+            return _form_error_page(request, ticket, "snooze_form", form)
+    until = None if wake or milestone else form.cleaned_data["until"]
+    if until is None and milestone is None and not wake:
         form.add_error("until", "Choose when the ticket should come back.")
         return _form_error_page(request, ticket, "snooze_form", form)
     try:
-        services.ticket_snooze(ticket=ticket, actor=request.user, until=until)
+        services.ticket_snooze(ticket=ticket, actor=request.user, until=until, milestone=milestone)
     except ValidationError as exc:
         return _form_error_page(request, ticket, "snooze_form", form, exc)
-    messages.success(request, "Snoozed." if until else "Woken up.")
+    messages.success(request, "Snoozed." if until or milestone else "Woken up.")
     return redirect(ticket)
 
 

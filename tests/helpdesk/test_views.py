@@ -33,8 +33,13 @@ def test_triage_filters_by_status_and_assignee(client_for, agent, queue):
 def test_triage_shows_open_counts_per_queue(client_for, agent, queue):
     factories.TicketFactory.create_batch(3, queue=queue)
     factories.TicketFactory(queue=queue, status="resolved")
-    response = client_for(agent).get("/tickets/")
-    assert [(q.slug, q.open_count) for q in response.context["queues"]] == [("service-desk", 3)]
+    page = client_for(agent).get("/tickets/").content.decode()
+    # The page asks for the counts as soon as it is shown, then every 30 s.
+    assert 'hx-trigger="load, every 30s"' in page and "3 open" not in page
+    response = client_for(agent).get("/tickets/?fragment=counts", headers={"HX-Request": "true"})
+    fragment = response.content.decode()
+    assert fragment.strip().startswith('<ul class="queue-list" id="queue-counts"')
+    assert 'aria-label="3 open"' in fragment and 'hx-trigger="every 30s"' in fragment
 
 
 def test_user_text_is_sanitised_on_the_ticket_page(client_for, agent, ticket):
