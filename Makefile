@@ -39,6 +39,8 @@ test: lint
 bench: install-dev
 	$(EMBEDDED) $(PY) bench/run.py
 	$(EMBEDDED) $(PY) bench/scheduling.py
+	$(EMBEDDED) $(PY) bench/status_page.py
+	$(EMBEDDED) $(PY) bench/bridge.py
 
 clean:
 	rm -rf $(VENV) var/staticfiles var/cache tests/artifacts

@@ -101,12 +101,14 @@ TICKET_COLUMNS = [
     "acknowledged_at", "sla_policy_id", "sla_paused_at", "sla_paused_seconds",
     "sla_warned_at", "first_response_breached_at", "resolution_breached_at",
     "snoozed_until", "snoozed_until_milestone_id", "merged_into_id", "created_at",
-    "updated_at",
+    "updated_at", "keep_requester_informed",
 ]  # fmt: skip
 EVENT_COLUMNS = [
     "ticket_id", "kind", "body", "public", "author_id", "author_contact_id", "changes",
-    "message_id", "created_at",
+    "message_id", "created_at", "source_key",
 ]  # fmt: skip
+# Callers of project-linked tickets who asked to hear of plan changes.
+KEPT_INFORMED_SHARE = 0.05
 
 
 _CUMULATIVE = {}
@@ -676,6 +678,7 @@ class Seeder:
                     no_changes,
                     message_id,
                     created,
+                    "",
                 )
             )
             searched = []
@@ -710,7 +713,7 @@ class Seeder:
                     changes = {"status": ["open", "closed"], "merged_into": [None, merged_into]}
                     row = (tid, kind, f"Merged into {target}.", False, author, None,
                            json.dumps(changes), "", at)  # fmt: skip
-                write_event(row)
+                write_event((*row, ""))  # no source_key: people wrote these
             self.event_count += 1 + len(kinds)
             if detail:
                 self.detail_events = 1 + len(kinds)
@@ -726,6 +729,7 @@ class Seeder:
                 resolution_due, resolved_at, created, policy, paused_at, 0, warned,
                 first_breached, resolution_breached, snoozed_until, snooze_milestone,
                 merged_into, created, at,
+                project_id is not None and rng.random() < KEPT_INFORMED_SHARE,
             )  # fmt: skip
             write_ticket((*row, " ".join(searched)) if staged else row)
         self.numbers = numbers

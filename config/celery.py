@@ -37,6 +37,47 @@ def _schedule_periodic_tasks(sender, **kwargs):
         sender.signature("helpdesk.tasks.process_pending_inbound"),
         name="re-drive pending inbound mail",
     )
+    # Public replies whose mail task was lost to a broker outage go out late, not never.
+    sender.add_periodic_task(
+        timedelta(minutes=5),
+        sender.signature("helpdesk.tasks.send_unsent_replies"),
+        name="re-send public replies whose mail task was lost",
+    )
+    # Plan changes whose publish task was lost (broker outage, killed worker) or whose
+    # effects failed are published by this sweep: the outbox row is the source of truth.
+    sender.add_periodic_task(
+        timedelta(seconds=settings.BRIDGE_SWEEP_SECONDS),
+        sender.signature("liaison.tasks.sweep_unpublished"),
+        name="re-drive unpublished plan changes",
+        expires=settings.BRIDGE_SWEEP_SECONDS,
+    )
+    # Hypercare that ended yesterday: the second line's open tickets go to support.
+    sender.add_periodic_task(
+        crontab(minute=10, hour=0),
+        sender.signature("liaison.handover.end_hypercare"),
+        name="end hypercare: second line to support queue",
+    )
+    # Webhook retries that are due, and deliveries whose task was lost, are sent again.
+    sender.add_periodic_task(
+        timedelta(seconds=60),
+        sender.signature("liaison.webhooks.sweep_due_deliveries"),
+        name="send due webhook deliveries",
+        expires=60,
+    )
+    # Subscriber mail and webhook fan-outs that a lost task or a crashed receiver left undone.
+    sender.add_periodic_task(
+        timedelta(minutes=5),
+        sender.signature("liaison.notify.sweep_notifications"),
+        name="re-drive subscriber mail and webhooks",
+        expires=300,
+    )
+    # Each stakeholder's Monday digest; hourly through the morning, so an outage at seven
+    # delays it rather than losing it (a digest already sent this week is not sent again).
+    sender.add_periodic_task(
+        crontab(minute=0, hour="7-11", day_of_week="mon"),
+        sender.signature("liaison.notify.send_weekly_digests"),
+        name="Monday digest for stakeholders",
+    )
     # Project owners whose weekly status update is overdue get one reminder a week.
     sender.add_periodic_task(
         crontab(minute=0, hour=8),

@@ -13,6 +13,7 @@ def navigation(request):
     items = []
     if is_agent(user):
         items.append(("Tickets", reverse("helpdesk:triage")))
+        items.append(("Liaison", reverse("liaison:inbox")))
     if is_staff_role(user):
         items.append(("Projects", reverse("projects:list")))
     items.append(("Status", reverse("liaison:status_index")))

@@ -123,12 +123,22 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = embedded.filesystem_transport_options()
 else:
     # A key prefix lets several installations (or parallel test runs) share one Redis.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": env_str("BROKER_KEY_PREFIX", "")}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "global_keyprefix": env_str("BROKER_KEY_PREFIX", ""),
+        # A broker that is down is noticed in a second, not after the OS's connect timeout,
+        # and a send tries it once: config.queueing.enqueue logs the miss and the beat
+        # sweeps catch up, so no request waits on a dead broker. (.delay() keeps its own
+        # retry policy.)
+        "socket_connect_timeout": 2,
+        "max_retries": 0,
+    }
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "helpdesk.tasks.send_*": {"queue": "email"},
     "projects.tasks.send_*": {"queue": "email"},
+    "liaison.tasks.send_*": {"queue": "email"},
+    "liaison.notify.send_*": {"queue": "email"},
     "liaison.tasks.*": {"queue": "status"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -139,6 +149,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat asks the worker to prove it is alive (shown on /healthz).
 HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 60, minimum=1)
+# How often beat re-drives plan changes whose publish task was lost or failed.
+BRIDGE_SWEEP_SECONDS = env_int("BRIDGE_SWEEP_SECONDS", 60, minimum=1)
 # How often beat looks for tickets about to breach or breached their SLA.
 SLA_SWEEP_SECONDS = env_int("SLA_SWEEP_SECONDS", 60, minimum=5)
 
@@ -230,6 +242,9 @@ if IMAP_HOST and not (IMAP_USER and IMAP_PASSWORD):
 # (per /64 for IPv6) in each window of this many seconds; counted in the cache.
 PUBLIC_SUBMIT_RATE_LIMIT = env_int("PUBLIC_SUBMIT_RATE_LIMIT", 5, minimum=1)
 PUBLIC_SUBMIT_RATE_WINDOW = env_int("PUBLIC_SUBMIT_RATE_WINDOW", 600, minimum=1)
+# Status page subscriptions one address may ask for per window (never reveals who follows).
+SUBSCRIBE_RATE_LIMIT = env_int("SUBSCRIBE_RATE_LIMIT", 5, minimum=1)
+SUBSCRIBE_RATE_WINDOW = env_int("SUBSCRIBE_RATE_WINDOW", 600, minimum=1)
 
 # --- Security: strict unless DEBUG. Behind a TLS-terminating proxy set
 # SECURE_PROXY_SSL_HEADER=true so Django trusts X-Forwarded-Proto.

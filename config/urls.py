@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from config import views
 from helpdesk import api as helpdesk_api
+from liaison import api as liaison_api
 from projects import api as projects_api
 
 handler403 = "config.views.permission_denied"
@@ -17,6 +18,8 @@ router.register("projects", projects_api.ProjectViewSet, basename="project")
 router.register("milestones", projects_api.MilestoneViewSet, basename="milestone")
 router.register("tasks", projects_api.TaskViewSet, basename="task")
 router.register("status-updates", projects_api.StatusUpdateViewSet, basename="statusupdate")
+router.register("bulletins", liaison_api.BulletinViewSet, basename="bulletin")
+router.register("handovers", liaison_api.HandoverViewSet, basename="handover")
 
 api_v1 = [
     path("auth/token/", obtain_auth_token, name="token"),

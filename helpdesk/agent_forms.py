@@ -38,6 +38,11 @@ class TicketEditForm(VersionedForm):
         help_text="Comma-separated, e.g. vpn, laptop",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+    keep_requester_informed = forms.BooleanField(
+        required=False,
+        label="Keep the caller informed",
+        help_text="E-mail the caller when the linked project's plan changes.",
+    )
 
     def __init__(self, *args, ticket: Ticket, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,6 +59,8 @@ class SnoozeForm(forms.Form):
     until = forms.DateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
+    # Or until one of the linked project's open milestones completes (the liaison wakes it).
+    milestone = forms.IntegerField(required=False, widget=forms.Select, label="Or until milestone")
     wake = forms.BooleanField(required=False)
 
 

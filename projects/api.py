@@ -41,6 +41,7 @@ from projects.access import can_plan
 from projects.exceptions import StaleTask
 from projects.filters import MilestoneFilter, ProjectFilter, StatusUpdateFilter, TaskFilter
 from projects.models import Column, Dependency, Milestone, Project, StatusUpdate, Task
+from projects.selectors import expected_date
 
 # Task.version is a PostgreSQL integer.
 MAX_VERSION = 2**31 - 1
@@ -107,15 +108,18 @@ class PlanDateField(serializers.DateField):
 
 def projects_for_api(user):
     """The projects `user` may read, with the latest milestone forecast of each."""
-    expected = Coalesce("forecast_date", "target_date")
     latest = (
         Milestone.objects.filter(project=OuterRef("pk"))
         .order_by()
         .values("project")
-        .annotate(latest=Max(expected))
+        .annotate(latest=Max(expected_date()))
         .values("latest")
     )
-    return Project.objects.visible_to(user).annotate(latest_forecast=Subquery(latest))
+    return (
+        Project.objects.visible_to(user)
+        .annotate(latest_forecast=Subquery(latest))
+        .prefetch_related("queues")  # helpdesk.Queue.projects, read by `queues`
+    )
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -163,9 +167,8 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "array", "items": {"type": "integer"}})
     def get_queues(self, project) -> list[int]:
-        # The projects app knows nothing of the help desk; the liaison app owns which
-        # queues a project affects and will fill this in. Until then: none.
-        return []
+        # The reverse of helpdesk.Queue.projects, prefetched by projects_for_api.
+        return sorted(queue.pk for queue in project.queues.all())
 
     def get_status_page_url(self, project) -> str:
         path = STATUS_PAGE_PATH.format(slug=project.slug)

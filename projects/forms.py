@@ -92,7 +92,8 @@ class ProjectForm(forms.ModelForm):
         model = Project
         fields = [
             "name", "key", "slug", "owner", "status", "start_date", "target_date",
-            "liaison", "visibility", "calendar", "description", "members", "stakeholders",
+            "liaison", "visibility", "calendar", "description", "keywords", "members",
+            "stakeholders",
         ]  # fmt: skip
         widgets = {
             "start_date": DateInput(),

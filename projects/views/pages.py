@@ -8,10 +8,7 @@ project someone may not see is a 404 whatever their role, and every write goes t
 projects.services. A form with errors comes back with status 400 and what was typed.
 """
 
-import base64
-import binascii
 import copy
-import json
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -50,7 +47,7 @@ from projects.models import (
     StatusUpdate,
     Task,
 )
-from projects.selectors import open_milestones
+from projects.selectors import name_cursor, name_cursor_decode, open_milestones
 
 STAFF_ONLY = "Projects are for agents and project managers."
 staff_only = role_required(is_staff_role, STAFF_ONLY)
@@ -77,25 +74,6 @@ def _status_for(request) -> int:
 # --- The project list ---------------------------------------------------------------
 
 PAGE_SIZE = 100
-
-
-def _encode_cursor(project: Project) -> str:
-    raw = json.dumps([project.name, project.pk]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str):
-    """(name, id) from a cursor, or None for anything that is not one of ours."""
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        name, pk = json.loads(raw)
-    except (ValueError, TypeError, binascii.Error):
-        return None
-    if not isinstance(name, str) or not isinstance(pk, int):
-        return None
-    return name, pk
 
 
 @staff_only
@@ -125,7 +103,7 @@ def project_list(request):
             project_id=OuterRef("pk"), user_id=user.pk
         )
         projects = projects.filter(Q(owner=user) | Q(liaison=user) | Exists(membership))
-    after = _decode_cursor(request.GET.get("after", ""))
+    after = name_cursor_decode(request.GET.get("after", ""))
     if after is not None:
         name, pk = after
         projects = projects.filter(Q(name__gt=name) | Q(name=name, pk__gt=pk))
@@ -134,7 +112,7 @@ def project_list(request):
     if len(page) > PAGE_SIZE:
         page = page[:PAGE_SIZE]
         params = request.GET.copy()
-        params["after"] = _encode_cursor(page[-1])
+        params["after"] = name_cursor(page[-1])
         next_query = params.urlencode()
     return render(
         request,

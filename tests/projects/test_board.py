@@ -314,7 +314,7 @@ def test_board_runs_a_constant_number_of_queries(
          labels=[["network"], ["change", "vendor"], []])  # fmt: skip
     client = client_for(pm)
     # session, user, roles, project, people, milestones, columns with counts, cards, labels
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         response = client.get(f"{BOARD}?lanes={lanes}&label=&q=")
     assert len(card_titles(response.content.decode())) == cards
 

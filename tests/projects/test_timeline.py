@@ -554,7 +554,7 @@ def test_the_timeline_runs_a_constant_number_of_queries(
     )
     client = client_for(pm)
     # session, user, roles, the project, its milestones, its tasks with assignees, its links
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(url())
     assert len(by_class(svg_of(response), "g", "gantt-bar")) == size
 

@@ -28,7 +28,7 @@ def test_project_page_runs_a_constant_number_of_queries(
     client = client_for(pm)
     # session, user, roles, the project, latest update, milestones, top risks, task
     # totals, events, slips (tests/projects/test_pages.py pins this with 500 rows too)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(12):
         response = client.get("/projects/VPN/")
     assert response.content.decode().count("<tr>") == milestones + 1
 

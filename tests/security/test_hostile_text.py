@@ -21,7 +21,11 @@ HOSTILE = [
     '"><iframe src="https://evil.example"></iframe>',
     "<style>body{display:none}</style>",
 ]
-OWN_SCRIPTS = {"/static/js/htmx-2.0.11.min.js", "/static/js/bridgedesk.js"}
+OWN_SCRIPTS = {
+    "/static/js/htmx-2.0.11.min.js",
+    "/static/js/bridgedesk.js",
+    "/static/js/liaison-desk.js",
+}
 
 
 class ElementCollector(HTMLParser):

@@ -12,7 +12,8 @@ from django.template.loader import render_to_string
 from django.test import override_settings
 
 from helpdesk.models import Queue, Ticket
-from projects.models import Project
+from liaison.models import Bulletin
+from projects.models import Project, ProjectEvent
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -25,10 +26,10 @@ def nav_labels(response):
 @pytest.mark.parametrize(
     ("who", "page", "labels"),
     [
-        ("agent", "/tickets/", ["Tickets", "Projects", "Status"]),
+        ("agent", "/tickets/", ["Tickets", "Liaison", "Projects", "Status"]),
         ("pm", "/projects/", ["Projects", "Status"]),
         ("stakeholder", "/status/", ["Status"]),
-        ("admin", "/tickets/", ["Tickets", "Projects", "Status", "Admin"]),
+        ("admin", "/tickets/", ["Tickets", "Liaison", "Projects", "Status", "Admin"]),
     ],
 )
 def test_navigation_offers_what_the_role_may_open(request, client_for, who, page, labels):
@@ -148,7 +149,13 @@ def test_seed_demo_loads_every_role_and_is_idempotent():
     assert Queue.objects.count() == 2
     assert Ticket.objects.count() >= 9
     assert Project.objects.count() == 3
-    assert Project.objects.get(key="VPN").milestones.count() == 4
+    vpn = Project.objects.get(key="VPN")
+    # Four planned, plus the help desk's own go-live paired with the cut-over.
+    assert vpn.milestones.count() == 5
+    assert vpn.milestones.filter(kind="helpdesk_go_live", paired_go_live__kind="go_live").exists()
+    # The bridge is live in the demo: bulletins in both queues, published events.
+    assert Bulletin.objects.filter(project=vpn, active=True).count() == 2
+    assert not ProjectEvent.objects.filter(published_at__isnull=True).exists()
 
 
 @override_settings(DEBUG=True)
@@ -161,13 +168,21 @@ def test_every_page_shows_the_demo_data_without_errors(client):
             "/tickets/",
             f"/tickets/{ticket.pk}/",
             "/tickets/new/",
+            "/liaison/",
             "/projects/",
             "/projects/VPN/",
             "/projects/VPN/board/",
             "/projects/VPN/timeline/",
             "/projects/workload/",
         ],
-        "pm": ["/projects/", "/projects/VPN/", "/projects/VPN/board/", "/projects/VPN/risks/"],
+        "pm": [
+            "/projects/",
+            "/projects/VPN/",
+            "/projects/VPN/board/",
+            "/projects/VPN/risks/",
+            "/projects/VPN/helpdesk/",
+            "/projects/VPN/handover/",
+        ],
         "stakeholder": ["/status/", f"/status/{project.slug}/"],
     }
     for username, paths in pages.items():

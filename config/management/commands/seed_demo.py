@@ -3,7 +3,7 @@
 from datetime import time, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import F
@@ -13,6 +13,8 @@ from config.models import BusinessCalendar, BusinessHours
 from config.roles import AGENTS, PROJECT_MANAGERS, STAKEHOLDERS
 from helpdesk.models import CannedResponse, Queue, SLAPolicy, SLATarget, Ticket
 from helpdesk.services import ticket_create, ticket_link, ticket_update
+from liaison.models import ProjectDesk
+from liaison.publish import bulletins_refresh, publish_project
 from projects import services as project_services
 from projects.models import Column, Milestone, Project
 
@@ -122,6 +124,11 @@ class Command(BaseCommand):
             queues = self._queues(users)
             projects = self._projects(users)
             self._tickets(users, queues, projects)
+            self._bridge(users, queues, projects)
+        # What a worker would do after commit, done now so the first page shows it.
+        for project in Project.objects.all():
+            publish_project(project.pk)
+            bulletins_refresh(project)  # also for projects with no plan change yet
         self.stdout.write(
             self.style.SUCCESS("Demo data loaded: admin, agent, pm, stakeholder / demo")
         )
@@ -144,6 +151,12 @@ class Command(BaseCommand):
                 user.save()
             if role:
                 user.groups.add(Group.objects.get_or_create(name=role)[0])
+            if username == "agent":  # the demo's support lead signs off handovers
+                user.user_permissions.add(
+                    Permission.objects.get(
+                        codename="sign_off_handover", content_type__app_label="liaison"
+                    )
+                )
             users[username] = user
         for role in (AGENTS, PROJECT_MANAGERS, STAKEHOLDERS):
             Group.objects.get_or_create(name=role)
@@ -307,6 +320,39 @@ class Command(BaseCommand):
                 completed_at=timezone.now() + timedelta(days=target) if target < 0 else None,
             )
             for name, kind, baseline, target in plan
+        )
+
+    def _bridge(self, users, queues, projects):
+        """Which queues hear about which project, words callers use, the help desk's own
+        go-live beside each go-live, and what the liaison wants agents to say."""
+        vpn, wifi = projects["VPN"], projects["WIFI"]
+        queues["service-desk"].projects.add(vpn, wifi)
+        queues["network"].projects.add(vpn)
+        Project.objects.filter(pk=vpn.pk).update(keywords="VPN, remote access, AnyConnect")
+        Project.objects.filter(pk=wifi.pk).update(keywords="Wi-Fi, wifi, wireless, access point")
+        for go_live in Milestone.objects.filter(
+            kind=Milestone.Kind.GO_LIVE, completed_at__isnull=True, paired_helpdesk_go_live=None
+        ):
+            project_services.helpdesk_go_live_pair(go_live)
+        ProjectDesk.objects.update_or_create(
+            project=vpn,
+            defaults={
+                "tell_callers": "The new VPN client reaches every laptop before the cut-over; "
+                "the old VPN keeps working until then. No action is needed from the caller.",
+                "workaround": "If the old VPN drops, reconnect from the tray icon; it keeps "
+                "working until the cut-over.",
+                "workaround_public": True,
+            },
+        )
+        Ticket.objects.filter(subject="When does the new VPN arrive?").update(
+            keep_requester_informed=True
+        )
+        cutover = vpn.milestones.get(kind=Milestone.Kind.GO_LIVE)
+        project_services.milestone_reschedule(
+            milestone=cutover,
+            target_date=cutover.target_date + timedelta(days=7),
+            reason="Certificate issue found by the packaging team; the roll-out slipped.",
+            actor=users["pm"],
         )
 
     def _tickets(self, users, queues, projects):
