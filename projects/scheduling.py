@@ -75,7 +75,7 @@ from django.utils import timezone
 
 from config.models import BusinessHours, Holiday
 from projects.models import Capacity, Dependency, Milestone, Project, ProjectEvent, Task
-from projects.services import _event
+from projects.services import _events
 
 MONDAY_TO_FRIDAY = (0, 1, 2, 3, 4)
 DEFAULT_HOURS_PER_DAY = Decimal(8)
@@ -433,18 +433,23 @@ def project_reschedule(
                 milestone.forecast_date = new_date
         if moved:
             Milestone.objects.bulk_update([m for m, _ in moved], ["forecast_date"])
-        for milestone, old_date in moved:
+        for milestone, _ in moved:
             milestone.project = project  # spares the caller a query per milestone
-            _event(
-                project,
-                ProjectEvent.Kind.MILESTONE_FORECAST_CHANGED,
-                actor,
-                milestone=milestone.pk,
-                name=milestone.name,
-                old_date=old_date.isoformat() if old_date else None,
-                new_date=milestone.forecast_date.isoformat(),
-                target_date=milestone.target_date.isoformat(),
-            )
+        _events(
+            project,
+            ProjectEvent.Kind.MILESTONE_FORECAST_CHANGED,
+            actor,
+            [
+                {
+                    "milestone": milestone.pk,
+                    "name": milestone.name,
+                    "old_date": old_date.isoformat() if old_date else None,
+                    "new_date": milestone.forecast_date.isoformat(),
+                    "target_date": milestone.target_date.isoformat(),
+                }
+                for milestone, old_date in moved
+            ],
+        )
         return [milestone for milestone, _ in moved]
 
 

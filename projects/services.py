@@ -29,14 +29,22 @@ DEFAULT_COLUMNS = [("To do", None, False), ("In progress", 5, False), ("Review",
                    ("Done", None, True)]  # fmt: skip
 
 
-def _next_sequence(project_id: int) -> int:
+def _next_sequence(project_id: int, count: int = 1) -> int:
+    """Reserve `count` event sequence numbers of the project; returns the last."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE projects_project SET event_sequence = event_sequence + 1 "
+            "UPDATE projects_project SET event_sequence = event_sequence + %s "
             "WHERE id = %s RETURNING event_sequence",
-            [project_id],
+            [count, project_id],
         )
         return cursor.fetchone()[0]
+
+
+def _announce(event: ProjectEvent) -> None:
+    from projects.signals import project_event_recorded
+
+    # Listeners (the liaison app) enqueue their work on commit; projects knows none of them.
+    transaction.on_commit(lambda: project_event_recorded.send(sender=ProjectEvent, event=event))
 
 
 def _event(project: Project, kind: str, actor=None, **payload) -> ProjectEvent:
@@ -47,11 +55,24 @@ def _event(project: Project, kind: str, actor=None, **payload) -> ProjectEvent:
         actor=actor,
         payload=payload,
     )
-    from projects.signals import project_event_recorded
-
-    # Listeners (the liaison app) enqueue their work on commit; projects knows none of them.
-    transaction.on_commit(lambda: project_event_recorded.send(sender=ProjectEvent, event=event))
+    _announce(event)
     return event
+
+
+def _events(project: Project, kind: str, actor, payloads: list[dict]) -> list[ProjectEvent]:
+    """Many events of one kind in two statements (a rescheduling can move every
+    milestone). Announced once, by the last: a listener handles a project's pending
+    events together."""
+    if not payloads:
+        return []
+    last = _next_sequence(project.pk, len(payloads))
+    first = last - len(payloads) + 1
+    events = ProjectEvent.objects.bulk_create(
+        ProjectEvent(project=project, sequence=first + i, kind=kind, actor=actor, payload=p)
+        for i, p in enumerate(payloads)
+    )
+    _announce(events[-1])
+    return events
 
 
 @transaction.atomic

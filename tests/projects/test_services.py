@@ -99,3 +99,24 @@ def test_status_updates_set_health_and_stay_as_published(plan, pm):
         update.save()
     assert StatusUpdate.objects.get().summary == "Vendor slipped"
     assert ProjectEvent.objects.filter(kind="status_update_published").count() == 1
+
+
+def test_events_are_numbered_1_2_3_per_project_in_the_order_they_are_written(plan, pm):
+    project, milestone = plan
+    other = services.project_create(owner=pm, key="OTH", name="Other", slug="other")
+    services.status_update_publish(project=project, health="at_risk", summary="Late", actor=pm)
+    services.milestone_reschedule(
+        milestone=milestone,
+        target_date=milestone.target_date + timedelta(days=7),
+        reason="Vendor late",
+        actor=pm,
+    )
+    # Several events written at once (a reschedule's forecasts) take consecutive numbers.
+    services._events(
+        project, ProjectEvent.Kind.MILESTONE_FORECAST_CHANGED, pm, [{"n": 1}, {"n": 2}]
+    )
+    mine = list(project.events.order_by("id").values_list("sequence", flat=True))
+    assert mine == list(range(1, len(mine) + 1))
+    assert list(other.events.values_list("sequence", flat=True)) == [1]
+    project.refresh_from_db()
+    assert project.event_sequence == len(mine)
