@@ -139,6 +139,26 @@ def _from_address(name: str) -> str:
     return formataddr((" ".join(name.split())[:100], address))
 
 
+def automatic_email(
+    *, subject: str, body: str, sender: str, to: str, headers=None, connection=None
+) -> EmailMessage:
+    """A mail no person wrote: its own Message-ID, and the RFC 3834 headers that keep
+    auto-responders from answering it."""
+    return EmailMessage(
+        subject=" ".join(subject.split()),
+        body=body,
+        from_email=_from_address(sender),
+        to=[to],
+        headers={
+            "Message-ID": new_message_id(),
+            **(headers or {}),
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+        },
+        connection=connection,
+    )
+
+
 def status_page_url(project: Project) -> str:
     return settings.SITE_URL + reverse("liaison:status_page", args=[project.slug])
 
@@ -158,19 +178,16 @@ def subscriber_email(
         "unsubscribe_url": unsubscribe,
     }
     headers = {
-        "Message-ID": new_message_id(),
         "List-Id": f"{' '.join(project.name.split())[:80]} status "
         f"<{project.slug}.status.{mail_domain()}>",
         "List-Unsubscribe": f"<{unsubscribe}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "Auto-Submitted": "auto-generated",
-        "X-Auto-Response-Suppress": "All",
     }
-    return EmailMessage(
-        subject=" ".join(subject.split()),
+    return automatic_email(
+        subject=subject,
         body=render_to_string(template, context),
-        from_email=_from_address(f"{project.name} status"),
-        to=[subscription.email],
+        sender=f"{project.name} status",
+        to=subscription.email,
         headers=headers,
         connection=connection,
     )
@@ -210,16 +227,11 @@ def send_subscription_mail(subscription_id: int, window: int) -> bool:
             "valid_days": subscriptions.CONFIRM_MAX_AGE // 86400,
             "status_url": status_page_url(project),
         }
-        EmailMessage(
-            subject=f"Confirm: updates about {' '.join(project.name.split())}",
+        automatic_email(
+            subject=f"Confirm: updates about {project.name}",
             body=render_to_string("liaison/email/subscriber_confirm.txt", context),
-            from_email=_from_address(f"{project.name} status"),
-            to=[subscription.email],
-            headers={
-                "Message-ID": new_message_id(),
-                "Auto-Submitted": "auto-generated",
-                "X-Auto-Response-Suppress": "All",
-            },
+            sender=f"{project.name} status",
+            to=subscription.email,
         ).send()
     return True
 
@@ -494,16 +506,8 @@ def send_digest(user_id: int, week: str) -> bool:
                 "status_index_url": settings.SITE_URL + reverse("liaison:status_index"),
             },
         )
-        EmailMessage(
-            subject=digest_subject(rows, today),
-            body=body,
-            from_email=_from_address("Bridgedesk"),
-            to=[user.email],
-            headers={
-                "Message-ID": new_message_id(),
-                "Auto-Submitted": "auto-generated",
-                "X-Auto-Response-Suppress": "All",
-            },
+        automatic_email(
+            subject=digest_subject(rows, today), body=body, sender="Bridgedesk", to=user.email
         ).send()
     return True
 

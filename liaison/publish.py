@@ -20,10 +20,11 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.queueing import enqueue_on_commit
 from helpdesk.models import Queue, Ticket, TicketEvent
 from liaison import handover
 from liaison.briefing import Briefing, briefing_for, human_date
-from liaison.models import Bulletin, ProjectDesk
+from liaison.models import Bulletin, ProjectDesk, Promise
 from liaison.signals import event_applied
 from projects.models import Milestone, Project, ProjectEvent
 
@@ -115,13 +116,13 @@ def apply_event(event: ProjectEvent, desk: ProjectDesk) -> None:
         wake_snoozed(event)
     if not current:
         return
-    briefing = bulletins_refresh(project, event.sequence)
+    bulletins_refresh(project, event.sequence)
     if event.kind == Kind.GO_LIVE_REACHED:
         handover.go_live_reached(project, _completed_on(event))
     if event.kind in (Kind.MILESTONE_RESCHEDULED, Kind.GO_LIVE_REACHED) and (
         event.payload.get("milestone_kind") not in INTERNAL_MILESTONE_KINDS
     ):
-        tell_requesters(event, project, briefing)
+        tell_requesters(event, project)
     if desk.intake_ticket_id is None:
         intake_ticket_open(project, desk)
 
@@ -179,20 +180,30 @@ def _linked_ticket_filter(event: ProjectEvent) -> tuple[str, list]:
     return sql, params
 
 
-def add_notes(event: ProjectEvent, body: str) -> int:
-    """One internal system note on every open linked ticket, in one INSERT … SELECT;
-    a replay inserts nothing (unique per ticket and source)."""
+def _add_system_events(
+    event: ProjectEvent, *, body: str, public: bool, key: str, only_informed: bool = False
+) -> int:
+    """One system event on every open linked ticket (only those whose caller asked to be
+    kept informed, if so), in one INSERT … SELECT; a replay inserts nothing (unique per
+    ticket and source)."""
     where, params = _linked_ticket_filter(event)
+    if only_informed:
+        where += " AND t.keep_requester_informed"
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO helpdesk_ticketevent (ticket_id, kind, body, public, changes,"  # noqa: S608 (fixed SQL; values are parameters)
-            " message_id, source_key, created_at, author_id, author_contact_id)"
-            " SELECT t.id, %s, %s, false, '{}'::jsonb, '', %s, %s, NULL, NULL"
+            " message_id, source_key, created_at)"
+            " SELECT t.id, %s, %s, %s, '{}'::jsonb, '', %s, %s"
             f" FROM helpdesk_ticket t WHERE {where}"
             " ON CONFLICT (ticket_id, source_key) WHERE source_key <> '' DO NOTHING",
-            [TicketEvent.Kind.SYSTEM, body, source_key(event), timezone.now(), *params],
+            [TicketEvent.Kind.SYSTEM, body, public, key, timezone.now(), *params],
         )
         return cursor.rowcount
+
+
+def add_notes(event: ProjectEvent, body: str) -> int:
+    """One internal system note on every open linked ticket."""
+    return _add_system_events(event, body=body, public=False, key=source_key(event))
 
 
 def wake_snoozed(event: ProjectEvent) -> int:
@@ -299,7 +310,7 @@ def _upsert_bulletins(rows: list[Bulletin]) -> None:
         )
 
 
-def requester_text(event: ProjectEvent, project: Project, briefing: Briefing) -> str:
+def requester_text(event: ProjectEvent, project: Project) -> str:
     """What a caller who asked to be kept informed reads: no internal reasons."""
     p = event.payload
     if event.kind == Kind.GO_LIVE_REACHED:
@@ -311,40 +322,25 @@ def requester_text(event: ProjectEvent, project: Project, briefing: Briefing) ->
     )
 
 
-def tell_requesters(event: ProjectEvent, project: Project, briefing: Briefing) -> int:
+def tell_requesters(event: ProjectEvent, project: Project) -> int:
     """A public update on each open linked ticket whose caller asked to be kept informed,
     e-mailed after commit. Inserted set-based; the mail task sends each one once."""
-    where, params = _linked_ticket_filter(event)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO helpdesk_ticketevent (ticket_id, kind, body, public, changes,"  # noqa: S608 (fixed SQL; values are parameters)
-            " message_id, source_key, created_at)"
-            " SELECT t.id, %s, %s, true, '{}'::jsonb, '', %s, %s"
-            f" FROM helpdesk_ticket t WHERE {where} AND t.keep_requester_informed"
-            " ON CONFLICT (ticket_id, source_key) WHERE source_key <> '' DO NOTHING",
-            [
-                TicketEvent.Kind.SYSTEM,
-                requester_text(event, project, briefing),
-                source_key(event, "caller"),
-                timezone.now(),
-                *params,
-            ],
-        )
-        added = cursor.rowcount
-        if added and event.kind == Kind.MILESTONE_RESCHEDULED:
-            # These callers now have the new date: the promise ledger need not chase them.
-            cursor.execute(
-                "UPDATE liaison_promise SET updated_at = %s WHERE milestone_id = %s"
-                " AND updated_at IS NULL AND promised_date < %s AND ticket_id IN"
-                " (SELECT ticket_id FROM helpdesk_ticketevent WHERE source_key = %s)",
-                [timezone.now(), event.payload["milestone"], event.payload["new_date"],
-                 source_key(event, "caller")],
-            )  # fmt: skip
+    key = source_key(event, "caller")
+    added = _add_system_events(
+        event, body=requester_text(event, project), public=True, key=key, only_informed=True
+    )
+    if added and event.kind == Kind.MILESTONE_RESCHEDULED:
+        # These callers now have the new date: the promise ledger need not chase them.
+        Promise.objects.filter(
+            milestone_id=event.payload["milestone"],
+            updated_at__isnull=True,
+            promised_date__lt=event.payload["new_date"],
+            ticket__events__source_key=key,
+        ).update(updated_at=timezone.now())
     if added:
         from liaison.tasks import send_requester_updates
 
-        key = source_key(event, "caller")
-        transaction.on_commit(lambda: send_requester_updates.delay(key))
+        enqueue_on_commit(send_requester_updates, key)
     return added
 
 
