@@ -53,6 +53,15 @@ from urllib.parse import urlsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.run import (  # noqa: E402 - after the path is set
+    create_database,
+    drop_database,
+    load_average,
+    refuse_app_database,
+    server_url,
+    with_database,
+)
+
 # Production settings; set before django.setup(); values already in the environment win.
 ENV_DEFAULTS = {
     "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -127,42 +136,6 @@ def repeat_for(args, size: int) -> int:
     if args.repeat:
         return args.repeat
     return DEFAULT_REPEAT.get(size, 20 if size <= 1000 else 7)
-
-
-# --- The throwaway database -------------------------------------------------------------
-
-
-def server_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if url:
-        return url
-    from config import embedded  # starts (or joins) the embedded PostgreSQL
-
-    return embedded.postgres_url()
-
-
-def with_database(url: str, name: str) -> str:
-    return urlsplit(url)._replace(path="/" + name).geturl()
-
-
-def admin_run(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def create_database(url: str, name: str) -> None:
-    admin_run(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin_run(url, f'CREATE DATABASE "{name}"')
-
-
-def drop_database(url: str, name: str) -> None:
-    if "django.db" in sys.modules:
-        from django.db import connections
-
-        connections.close_all()
-    admin_run(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- The broker and the worker ----------------------------------------------------------
@@ -546,10 +519,6 @@ def report(results, back_to_back: bool) -> None:
     )
 
 
-def load_average() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     for name, value in ENV_DEFAULTS.items():
@@ -559,8 +528,7 @@ def main(argv=None) -> int:
         static_root = tempfile.mkdtemp(prefix="bridgedesk-bench-static-")
         os.environ["STATIC_ROOT"] = static_root
     url = server_url()
-    if urlsplit(url).path.lstrip("/") == args.db_name:
-        sys.exit(f"DATABASE_URL already points at {args.db_name!r}; use --db-name.")
+    refuse_app_database(url, args.db_name)
     broker = Broker()
     create_database(url, args.db_name)
     os.environ["DATABASE_URL"] = with_database(url, args.db_name)

@@ -55,10 +55,18 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from bench.run import (  # noqa: E402 - after the path is set
+    create_database,
+    drop_database,
+    load_average,
+    refuse_app_database,
+    server_url,
+    with_database,
+)
 
 # Production settings; set before django.setup(); values already in the environment win.
 ENV_DEFAULTS = {
@@ -116,42 +124,6 @@ def parse_args(argv=None):
     if args.board_cards and args.board_links > args.board_cards * (args.board_cards - 1) // 2:
         parser.error("more board links than pairs of cards")
     return args
-
-
-# --- The throwaway database -------------------------------------------------------------
-
-
-def server_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if url:
-        return url
-    from config import embedded  # starts (or joins) the embedded PostgreSQL
-
-    return embedded.postgres_url()
-
-
-def with_database(url: str, name: str) -> str:
-    return urlsplit(url)._replace(path="/" + name).geturl()
-
-
-def admin_run(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def create_database(url: str, name: str) -> None:
-    admin_run(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin_run(url, f'CREATE DATABASE "{name}"')
-
-
-def drop_database(url: str, name: str) -> None:
-    if "django.db" in sys.modules:
-        from django.db import connections
-
-        connections.close_all()
-    admin_run(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- The plan ---------------------------------------------------------------------------
@@ -523,10 +495,6 @@ def run_board(args, today: date) -> None:
     )
 
 
-def load_average() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def run_reschedule(args, today: date, migrated: float) -> None:
     from projects.models import Task
 
@@ -605,8 +573,7 @@ def main(argv=None) -> int:
     else:
         scratch_folder("CACHE_DIR", "cache")
     url = server_url()
-    if urlsplit(url).path.lstrip("/") == args.db_name:
-        sys.exit(f"DATABASE_URL already points at {args.db_name!r}; use --db-name.")
+    refuse_app_database(url, args.db_name)
     create_database(url, args.db_name)
     os.environ["DATABASE_URL"] = with_database(url, args.db_name)
     try:

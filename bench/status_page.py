@@ -47,6 +47,7 @@ from bench.run import (  # noqa: E402 - after the path is set
     ENV_DEFAULTS,
     create_database,
     drop_database,
+    load_average,
     refuse_app_database,
     server_url,
     with_database,
@@ -254,10 +255,6 @@ def drive_wrk(port: int, path: str, *, seconds: float, connections: int) -> dict
         "errors": int(socket_errors) + int(status_errors),
         "bytes": 0,
     }
-
-
-def load_average() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def measure(database_url: str, paths: list[str], args) -> list[tuple[str, dict, str]]:
