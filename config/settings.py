@@ -97,6 +97,12 @@ if _database["ENGINE"] != "django.db.backends.postgresql":
 _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 _database["CONN_HEALTH_CHECKS"] = True
 _database["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "test_bridgedesk")}
+# Parameters bound on the server, so that a query a connection repeats (the triage list,
+# the API list, the token lookup) is prepared and planned once instead of on every
+# request: planning those costs PostgreSQL more than running them. Turn off behind a
+# pooler that cannot carry prepared statements (PgBouncer before 1.21 in transaction mode).
+if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+    _database.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -104,3 +104,22 @@ def test_seed_demo_refuses_to_run_in_production():
     result = manage("seed_demo", **production_env())
     assert result.returncode != 0
     assert "refuses to run with DEBUG off" in result.stderr
+
+
+COUNT_PREPARED = (
+    "from django.db import connection\n"
+    "cursor = connection.cursor()\n"
+    "for _ in range(6): cursor.execute('SELECT %s::int', [1])\n"
+    "cursor.execute('SELECT count(*) FROM pg_prepared_statements')\n"
+    "print(cursor.fetchone()[0])\n"
+)
+
+
+@pytest.mark.parametrize(("setting", "prepared"), [(None, True), ("false", False)])
+def test_a_query_a_connection_repeats_is_prepared_unless_turned_off(setting, prepared):
+    """Planning the triage and API list queries costs PostgreSQL more than running them,
+    so by default a connection prepares what it repeats; a pooler that cannot carry
+    prepared statements needs the switch."""
+    result = manage("shell", "-c", COUNT_PREPARED, DATABASE_PREPARED_STATEMENTS=setting)
+    assert result.returncode == 0, result.stderr
+    assert (int(result.stdout.split()[-1]) > 0) is prepared
