@@ -10,11 +10,16 @@ scripts and third-party tools. The caller receives it by e-mail; an agent who mu
 out finds it on the ticket page.
 """
 
+import functools
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import transaction
+from django.db.models import CharField, Func, OuterRef
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -28,7 +33,7 @@ from config.roles import is_agent
 from helpdesk import services
 from helpdesk.access import get_ticket_for
 from helpdesk.filters import TicketFilter
-from helpdesk.models import Queue, Ticket, TicketEvent
+from helpdesk.models import Queue, Tag, Ticket, TicketEvent
 from projects.models import Milestone, Project
 
 # Ticket.version is a PostgreSQL integer.
@@ -128,6 +133,102 @@ class TicketSerializer(serializers.ModelSerializer):
             "version",
         ]
         read_only_fields = fields
+
+
+# The list reads its columns as plain values and builds each row as TicketSerializer would.
+# Through the serializer a page of 50 tickets costs some 10 ms of Python (a model instance
+# per ticket, queue, requester and tag, then twenty field objects per row); read as values
+# it costs about 1 ms, and the list is the endpoint scripts poll. A test holds the two
+# representations equal, field for field.
+_LIST_DATETIMES = ("created_at", "updated_at", "first_response_due", "resolution_due")
+
+
+class _UtcText(Func):
+    """A timestamptz as UTC text (`2026-11-22T04:18:05.482186`), for `fromisoformat`.
+
+    The ORM loads each timestamp through a Python-level loader that costs several
+    microseconds; the four on each of 50 rows were a sixth of the list's time. Text
+    parsed by the C `datetime.fromisoformat` is the same instant at a fraction of it."""
+
+    template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+    output_field = CharField()
+
+
+def ticket_list_values(tickets):
+    """`tickets` as the dicts `ticket_list_rows` reads: one query, the tags as an array."""
+    tag_names = Tag.objects.filter(tickets=OuterRef("pk")).order_by("name").values("name")
+    return tickets.values(
+        "id",
+        "queue_id",
+        "queue__key",
+        "number",
+        "subject",
+        "description",
+        "status",
+        "priority",
+        "type",
+        "assignee_id",
+        "requester__email",
+        "requester__name",
+        "project_id",
+        "milestone_id",
+        "source",
+        "version",
+        tag_names=ArraySubquery(tag_names),
+        **{f"{name}_utc": _UtcText(name) for name in _LIST_DATETIMES},
+    )
+
+
+@functools.cache
+def _ticket_list_columns():
+    """Every ticket with the list's columns, composed once per process: a request only
+    narrows a copy, which costs a third of composing the columns and subquery anew."""
+    return ticket_list_values(Ticket.objects.all())
+
+
+def _iso_8601(utc_text, zone):
+    """UTC text as DRF's DateTimeField writes the datetime: in the current time zone,
+    ISO 8601, UTC as Z, no fraction on a whole second."""
+    if utc_text is None:
+        return None
+    if zone is None:  # UTC: the text needs only its suffix, and no datetime is built.
+        whole_second = utc_text.endswith(".000000")
+        return (utc_text[:-7] if whole_second else utc_text) + "Z"
+    moment = datetime.fromisoformat(utc_text).replace(tzinfo=UTC)
+    text = moment.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", "Universal"})
+
+
+def ticket_list_rows(values) -> list[dict]:
+    """Rows of `ticket_list_values` as TicketSerializer represents their tickets."""
+    zone = timezone.get_current_timezone()
+    if zone is UTC or getattr(zone, "key", None) in _UTC_NAMES:
+        zone = None
+    return [
+        {
+            "id": value["id"],
+            "reference": f"{value['queue__key']}-{value['number']}",
+            "queue": value["queue_id"],
+            "subject": value["subject"],
+            "description": value["description"],
+            "status": value["status"],
+            "priority": value["priority"],
+            "type": value["type"],
+            "assignee": value["assignee_id"],
+            "requester_email": value["requester__email"],
+            "requester_name": value["requester__name"],
+            "project": value["project_id"],
+            "milestone": value["milestone_id"],
+            "tags": value["tag_names"],
+            "source": value["source"],
+            **{name: _iso_8601(value[f"{name}_utc"], zone) for name in _LIST_DATETIMES},
+            "version": value["version"],
+        }
+        for value in values
+    ]
 
 
 class TicketCreateSerializer(StrictInputMixin, serializers.Serializer):
@@ -305,6 +406,11 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             .select_related("queue", "requester")
             .prefetch_related("tags")
         )
+
+    def list(self, request, *args, **kwargs):
+        tickets = self.filter_queryset(_ticket_list_columns().visible_to(request.user))
+        page = self.paginate_queryset(tickets)
+        return self.get_paginated_response(ticket_list_rows(page))
 
     def get_object(self):
         """Through the one door: 404 when not visible, 403 on a write by a reader."""
