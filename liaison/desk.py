@@ -7,6 +7,7 @@ projects or questions, so the pages that use it keep their pinned query counts.
 """
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -231,17 +232,21 @@ FROM projects_project p
 WHERE p.id IN ({candidates})
 """
 _MATCH_SQL = """
-SELECT p.*, (t.subject ~ ('\\m' || p.key || '\\M')) AS key_in_subject,
+SELECT p.*, (p.key = ANY(%(subject_words)s::text[])) AS key_in_subject,
        coalesce(ts_rank(t.search_vector, m.q), 0) AS rank
 FROM helpdesk_ticket t
-CROSS JOIN unnest(%s::int[], %s::tsquery[]) AS m(id, q)
+CROSS JOIN unnest(%(ids)s::int[], %(queries)s::tsquery[]) AS m(id, q)
 JOIN projects_project p ON p.id = m.id
-WHERE t.id = %s
+WHERE t.id = %(ticket)s
   AND p.archived_at IS NULL AND p.status NOT IN ('done', 'cancelled')
-  AND (t.search_vector @@ m.q OR t.subject ~ ('\\m' || p.key || '\\M'))
+  AND (t.search_vector @@ m.q OR p.key = ANY(%(subject_words)s::text[]))
 ORDER BY key_in_subject DESC, rank DESC, p.name, p.id
-LIMIT %s
+LIMIT %(limit)s
 """
+# The subject's words, as the key must match one exactly: a key is capitals and digits,
+# so a whole word of the subject is a maximal run of word characters. (A regular
+# expression per project, `subject ~ '\mKEY\M'`, was three quarters of the query.)
+_WORD = re.compile(r"\w+")
 _QUERIES_KEY = "liaison:suggest:project-queries"
 
 
@@ -283,7 +288,14 @@ def suggested_projects(ticket: Ticket) -> list[Project]:
     ids, queries = _project_queries()
     if not ids:
         return []
-    return list(Project.objects.raw(_MATCH_SQL, [ids, queries, ticket.pk, SUGGESTIONS_SHOWN]))
+    params = {
+        "subject_words": sorted(set(_WORD.findall(ticket.subject))),
+        "ids": ids,
+        "queries": queries,
+        "ticket": ticket.pk,
+        "limit": SUGGESTIONS_SHOWN,
+    }
+    return list(Project.objects.raw(_MATCH_SQL, params))
 
 
 def linkable_project(user, project_id) -> Project | None:

@@ -333,6 +333,8 @@ def suggestions(queue, subject, description=""):
         ("Payroll migration broke my payslip", "", ["PAY"]),  # the name
         ("VPN down again", "", ["VPN"]),  # the key
         ("PAY-42 follow-up", "", ["PAY"]),  # the key, exactly, in the subject
+        ("PAYSLIP missing", "", []),  # the key as the start of a longer word is not it
+        ("Error in the VPN2 client", "", []),  # nor with a digit after it
         ("The office printer is broken", "The printer fleet drivers are old", []),
         ("Migration of my mailbox", "", []),  # one word of a name is not the name
         ("Access badge lost", "", []),  # one word of a keyword phrase neither
