@@ -99,3 +99,16 @@ def test_hostile_names_in_the_admin_are_escaped(client_for, admin, hostile_ticke
 def test_hostile_text_in_a_factory_made_event_is_inert_too(client_for, agent, ticket):
     factories.TicketEventFactory(ticket=ticket, body=HOSTILE[1])
     assert_inert(client_for(agent).get(f"/tickets/{ticket.pk}/").content.decode())
+
+
+def test_one_text_cannot_plant_links_or_markup_in_the_next():
+    """The sanitiser reuses its Markdown converter between texts: a reference definition,
+    footnote or stashed HTML of one caller's text must not reach another's."""
+    from config.text import render_user_text
+
+    planted = render_user_text('Hi\n\n[help]: https://evil.example "Help"\n\n<b>bold</b>')
+    assert "evil.example" not in planted
+    following = render_user_text("Please see [help] and [the desk][help].")
+    assert "<a" not in following
+    assert "evil.example" not in following
+    assert render_user_text("**two**") == "<p><strong>two</strong></p>"
