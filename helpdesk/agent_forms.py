@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from config.widgets import PythonRenderedSelect
 from helpdesk.models import Queue, Ticket
 
 
@@ -26,11 +27,14 @@ class ReplyForm(VersionedForm):
 
 
 class TicketEditForm(VersionedForm):
-    status = forms.ChoiceField(choices=Ticket.Status.choices)
-    priority = forms.ChoiceField(choices=Ticket.Priority.choices)
-    type = forms.ChoiceField(choices=Ticket.Type.choices)
+    status = forms.ChoiceField(choices=Ticket.Status.choices, widget=PythonRenderedSelect)
+    priority = forms.ChoiceField(choices=Ticket.Priority.choices, widget=PythonRenderedSelect)
+    type = forms.ChoiceField(choices=Ticket.Type.choices, widget=PythonRenderedSelect)
     assignee = forms.ModelChoiceField(
-        queryset=get_user_model().objects.none(), required=False, empty_label="Unassigned"
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label="Unassigned",
+        widget=PythonRenderedSelect,
     )
     tags = forms.CharField(
         required=False,
