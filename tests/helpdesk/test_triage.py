@@ -34,6 +34,31 @@ def test_triage_runs_the_same_queries_for_1_and_200_tickets(
     assert len(response.context["tickets"]) == min(rows, 50)
 
 
+@pytest.mark.parametrize("rows", [1, 200])
+def test_triage_with_sla_badges_runs_the_same_queries_for_1_and_200_tickets(
+    client_for, agent, queue, rows, django_assert_num_queries
+):
+    """Every row's SLA state, due date, requester and agent come with the page: nothing
+    is loaded row by row (the list reads only the columns it shows)."""
+    calendar = BusinessCalendar.objects.create(name="Office", time_zone="Europe/Berlin")
+    policy = SLAPolicy.objects.create(name="Standard", calendar=calendar)
+    now = timezone.now()
+    factories.TicketFactory.create_batch(
+        rows,
+        queue=queue,
+        assignee=agent,
+        sla_policy=policy,
+        first_response_due=now + timedelta(minutes=20),
+        resolution_due=now + timedelta(minutes=30),
+    )
+    client = client_for(agent)
+    with django_assert_num_queries(TRIAGE_QUERIES + 2):  # the calendar's hours and holidays
+        response = client.get("/tickets/?sort=due")
+    page = response.content.decode()
+    assert page.count("Due soon</span>") == min(rows, 50)
+    assert page.count(agent.get_full_name() or agent.get_username()) >= min(rows, 50)
+
+
 def test_search_finds_words_in_subject_description_and_replies(client_for, agent, queue):
     by_reply = factories.TicketFactory(queue=queue, subject="Screen", description="flickers")
     ticket_reply(ticket=by_reply, author=agent, body="Replaced the docking station", public=False)
