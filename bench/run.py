@@ -390,6 +390,7 @@ def plan_pages(meta: dict) -> list[Page]:
     queue = Queue.objects.order_by("pk").first()
     tag = Tag.objects.order_by("pk").first()
     deep = newest_first_cursor(meta["deep_ticket_id"])
+    rare_tag = rare_tag_on_old_tickets()
     selective, common = meta["selective_word"], meta["common_word"]
     public = Project.objects.filter(visibility="public") or Project.objects.all()
     project = max(public, key=lambda p: p.milestones.count())
@@ -408,6 +409,7 @@ def plan_pages(meta: dict) -> list[Page]:
         Page(agent_client, "/tickets/?sort=due", LIST),
         Page(agent_client, "/tickets/?sort=priority", LIST),
         Page(agent_client, f"/tickets/?tag={tag.name}", LIST),
+        Page(agent_client, f"/tickets/?tag={rare_tag}", LIST, "/tickets/?tag=<on 30 old tickets>"),
         Page(agent_client, f"/tickets/?q={selective}", SEARCH),
         Page(agent_client, f"/tickets/?q={common}", SEARCH),
         Page(agent_client, "/tickets/?fragment=counts", LIST, headers={"HX-Request": "true"}),
@@ -419,6 +421,7 @@ def plan_pages(meta: dict) -> list[Page]:
         ),
         Page(agent_client, "/tickets/next/", method="post", status=302),
         Page(api_client, "/api/v1/tickets/", headers=api),
+        Page(api_client, f"/api/v1/tickets/?tag={rare_tag}", headers=api),
         Page(api_client, f"/api/v1/tickets/?search={selective}", SEARCH, headers=api),
         Page(api_client, f"/api/v1/tickets/?search={common}", SEARCH, headers=api),
         Page(api_client, "/api/v1/queues/", headers=api),
@@ -427,6 +430,18 @@ def plan_pages(meta: dict) -> list[Page]:
         Page(pm_client, "/status/"),
         Page(pm_client, f"/status/{project.slug}/"),
     ]
+
+
+def rare_tag_on_old_tickets(name: str = "bench-rare", tickets: int = 30) -> str:
+    """A tag on a few of the oldest open tickets (made once per database): the newest-first
+    list filtered by it must not read its way through every ticket to find them."""
+    from helpdesk.models import Tag, Ticket
+
+    tag, created = Tag.objects.get_or_create(name=name)
+    if created:
+        oldest_open = Ticket.objects.open().order_by("id")[:tickets]
+        tag.tickets.add(*oldest_open)
+    return name
 
 
 def run_ticket_create(meta, args) -> Result:

@@ -66,7 +66,7 @@ class TicketFilter(django_filters.FilterSet):
     def filter_tag(self, queryset, name, value: str):
         # Tags are stored slugified ("VPN issue" → "vpn-issue"); read the filter the same way.
         # A ticket carries a tag at most once, so the join cannot repeat a row.
-        return queryset.filter(tags__name=slugify(value, allow_unicode=True)[:50])
+        return queryset.tagged(slugify(value, allow_unicode=True)[:50])
 
     def filter_search(self, queryset, name, value: str):
         # websearch_to_tsquery accepts any text without a syntax error; the stored

@@ -4,11 +4,12 @@ import secrets
 import string
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import BooleanField, Count, F, Func, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
@@ -117,6 +118,14 @@ class Contact(models.Model):
         super().save(*args, **kwargs)
 
 
+class _EqualsAny(Func):
+    """`<value> = ANY(<array>)`, a condition."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+
 class TicketQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Tickets `user` may read: those in queues they are a member of."""
@@ -140,6 +149,17 @@ class TicketQuerySet(models.QuerySet):
             Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now),
             Q(snoozed_until_milestone__isnull=True) | Q(snoozed_until_milestone__in=completed),
         )
+
+    def tagged(self, name: str):
+        """Tickets carrying the tag `name`, as `id = ANY(ARRAY(<the tag's ticket ids>))`.
+
+        Joined to the tag instead, the planner walks the tickets newest first looking for
+        the tag, which for a tag on a few old tickets means reading every ticket (0.7 s
+        warm, over a minute cold, at a million). An array of ids is a condition on the
+        primary key itself: the walk visits just the tag's tickets, newest first, and stops
+        at a page whether the tag is on thirty tickets or on twenty thousand."""
+        ticket_ids = Ticket.tags.through.objects.filter(tag__name=name).values("ticket_id")
+        return self.filter(_EqualsAny(F("pk"), ArraySubquery(ticket_ids)))
 
     def with_list_columns(self):
         return self.select_related("queue", "requester", "assignee")
@@ -280,6 +300,13 @@ class Ticket(models.Model):
                 fields=["priority", "id"],
                 condition=~Q(status__in=["resolved", "closed"]),
                 name="ticket_open_by_priority",
+            ),
+            # The default triage order: with a selective filter (a tag on few tickets, a
+            # rare type) the newest-first walk then reads only the open tickets.
+            models.Index(
+                fields=["id"],
+                condition=~Q(status__in=["resolved", "closed"]),
+                name="ticket_open_newest",
             ),
             models.Index(
                 fields=["first_response_due"],

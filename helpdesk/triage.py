@@ -101,7 +101,7 @@ def filtered_tickets(user, filters: Filters, *, now: datetime | None = None):
     elif filters.assignee.isdigit():
         tickets = tickets.filter(assignee_id=int(filters.assignee))
     if filters.tag:
-        tickets = tickets.filter(tags__name=filters.tag)
+        tickets = tickets.tagged(filters.tag)
     if filters.project:
         tickets = tickets.filter(project__key=filters.project)
     if filters.sla == "breached":

@@ -89,6 +89,24 @@ def test_filters_by_priority_type_tag_project_and_assignee(client_for, agent, qu
     assert len(subjects(client.get("/tickets/?priority=P1"))) == 2
 
 
+def test_the_tag_filter_pages_through_exactly_the_tagged_tickets(client_for, agent, queue):
+    tagged = factories.TicketFactory.create_batch(60, queue=queue)
+    for ticket in tagged[::2]:
+        ticket_update(ticket=ticket, actor=agent, version=None, tags=["vpn", "laptop"])
+    for ticket in tagged[1::2]:
+        ticket_update(ticket=ticket, actor=agent, version=None, tags=["laptop"])
+    client = client_for(agent)
+    for sort in ("newest", "priority", "due"):
+        seen, url = [], f"/tickets/?tag=vpn&sort={sort}"
+        while url:
+            response = client.get(url)
+            seen += [t.pk for t in response.context["tickets"]]
+            next_query = response.context["next_query"]
+            url = f"/tickets/?{next_query}" if next_query else ""
+        assert sorted(seen) == sorted(t.pk for t in tagged[::2]), sort
+    assert subjects(client.get("/tickets/?tag=no-such-tag")) == []
+
+
 def test_breached_filter_and_badge(client_for, agent, queue):
     calendar = BusinessCalendar.objects.create(name="Always", time_zone="UTC")
     policy = SLAPolicy.objects.create(name="Standard", calendar=calendar)
