@@ -13,6 +13,17 @@ for (const form of document.querySelectorAll("form[data-focus]")) {
   if (field) field.focus();
 }
 
+// Once the user logs out, the page they are leaving must not act on an answer still on
+// its way: a banner poll that reaches the server after the session ended answers "log in
+// again and come back here", which would override the log-out's own redirect.
+let loggingOut = false;
+document.addEventListener("submit", (event) => {
+  if (event.target.matches("form[data-logout]")) loggingOut = true;
+});
+document.addEventListener("htmx:beforeOnLoad", (event) => {
+  if (loggingOut) event.preventDefault();
+});
+
 document.addEventListener("htmx:responseError", (event) => {
   // Keep what the user typed and tell them why the server said no.
   const status = event.detail.xhr.status;

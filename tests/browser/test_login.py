@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
@@ -74,3 +75,33 @@ def test_log_out_button_ends_the_session(page, agent):
     # The session is really gone: the ticket list asks for a login again.
     page.goto("/tickets/")
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/tickets/$"))
+
+
+def test_a_late_poll_answer_cannot_override_the_log_out(page, agent):
+    """A banner poll that reaches the server just after the log-out is answered "log in
+    again and come back" (HX-Redirect). The page being left must not act on it: the log-out
+    decides where the browser goes."""
+    page.goto("/")
+    log_in_with_keyboard(page, agent.username, PASSWORD)
+    expect(page.get_by_role("heading", level=1, name="Tickets")).to_be_visible()
+    late_answer = {"HX-Redirect": "/accounts/login/?next=/tickets/late-poll"}
+    page.route("**/late-poll/", lambda route: route.fulfill(status=200, headers=late_answer))
+
+    def poll_redirects() -> bool:
+        page.evaluate("htmx.ajax('GET', '/late-poll/', {target: 'body', swap: 'none'})")
+        try:
+            page.wait_for_url(re.compile("late-poll"), timeout=2000)
+        except PlaywrightTimeoutError:
+            return False
+        return True
+
+    # Hold the log-out's own navigation, as a slow network would, then let the answer in.
+    page.evaluate(
+        "document.querySelector('form[data-logout]')"
+        ".addEventListener('submit', (event) => event.preventDefault())"
+    )
+    page.get_by_role("button", name="Log out").click()
+    assert not poll_redirects()
+    # Without a log-out under way, the same answer is followed (the session ended elsewhere).
+    page.reload()
+    assert poll_redirects()
