@@ -120,6 +120,7 @@ def main(argv=None) -> int:
 
     from helpdesk import triage
     from helpdesk.models import Queue, Ticket
+    from helpdesk.views.agent import TRIAGE_COLUMNS
     from projects.models import Milestone
 
     agent = User.objects.get(username="bench_agent")
@@ -133,6 +134,7 @@ def main(argv=None) -> int:
             triage.filtered_tickets(agent, filters, now=now)
             .with_list_columns()
             .select_related("sla_policy__calendar")
+            .only(*TRIAGE_COLUMNS)
         )
         return triage.ordered(tickets, triage.SORTS[filters.sort])[: triage.PAGE_SIZE + 1]
 
@@ -157,7 +159,7 @@ def main(argv=None) -> int:
         if filters.queue:
             tickets = tickets.filter(queue__slug=filters.queue)
         if filters.tag:
-            tickets = tickets.filter(tags__name=filters.tag)
+            tickets = tickets.tagged(filters.tag)
         if filters.sla == "breached":
             tickets = tickets.filter(sla.breached_q(now))
         elif filters.sla == "due_soon":
